@@ -1,0 +1,114 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// UserStore keeps users. Create is atomic on the username (case-insensitive):
+// of two concurrent creates of one name exactly one succeeds, the other gets
+// ErrConflict. Update runs mutate on the current value and writes it with a
+// revision check, retrying on a concurrent write, so no update is lost.
+type UserStore interface {
+	Create(ctx context.Context, u *User) error
+	Get(ctx context.Context, id string) (*User, error)                              // ErrUserNotFound
+	GetByUsername(ctx context.Context, username string) (*User, error)              // ErrUserNotFound
+	Update(ctx context.Context, id string, mutate func(*User) error) (*User, error) // mutate's error aborts
+	Delete(ctx context.Context, id string) error                                    // ErrUserNotFound
+}
+
+// FunctionStore keeps functions, scoped by owner: a function of another owner
+// is ErrFunctionNotFound. Names are unique per owner (ErrConflict), enforced
+// atomically, including on rename through Update.
+type FunctionStore interface {
+	Create(ctx context.Context, f *Function) error
+	Get(ctx context.Context, owner, id string) (*Function, error)
+	List(ctx context.Context, owner string) ([]*Function, error) // by name
+	Update(ctx context.Context, owner, id string, mutate func(*Function) error) (*Function, error)
+	Delete(ctx context.Context, owner, id string) error
+	DeleteOwner(ctx context.Context, owner string) error // every function of owner
+}
+
+// ExecutionStore keeps execution records, scoped by owner like functions.
+// Get returns Output and Logs too; List leaves Input, Output and Logs empty.
+// Update is revision-checked like UserStore.Update: mutate sees the latest
+// value and may refuse (return an error) e.g. when the status is final.
+type ExecutionStore interface {
+	Create(ctx context.Context, e *Execution) error
+	Get(ctx context.Context, owner, id string) (*Execution, error) // ErrExecutionNotFound
+	List(ctx context.Context, owner string, f ExecutionFilter) ([]*Execution, error)
+	Update(ctx context.Context, owner, id string, mutate func(*Execution) error) (*Execution, error)
+	// Watch sends the record each time it changes (the current value first)
+	// until ctx ends; the channel is closed then.
+	Watch(ctx context.Context, owner, id string) (<-chan *Execution, error)
+	DeleteOwner(ctx context.Context, owner string) error
+}
+
+// Job is the message that asks a worker to run one execution.
+type Job struct {
+	ExecutionID string `json:"execution_id"`
+	FunctionID  string `json:"function_id"`
+	Owner       string `json:"owner"`
+}
+
+// JobQueue accepts jobs for the workers (stream EXECUTIONS,
+// subject executions.pending).
+type JobQueue interface {
+	Enqueue(ctx context.Context, j Job) error
+}
+
+// Delivery is one delivery of a Job to a worker. Attempt counts from 1.
+type Delivery interface {
+	Job() Job
+	Attempt() int
+	Ack() error
+	// Retry asks for redelivery after delay (a failure of the platform, not
+	// of the function).
+	Retry(delay time.Duration) error
+	// InProgress extends the ack deadline while a long run goes on.
+	InProgress() error
+	// Drop ends the delivery for good: no redelivery.
+	Drop() error
+}
+
+// ResultPublisher announces an ended execution on executions.results.
+type ResultPublisher interface {
+	PublishResult(ctx context.Context, e *Execution) error
+}
+
+// RunSpec is what a Runtime needs to run one execution.
+type RunSpec struct {
+	ExecutionID string
+	FunctionID  string
+	WorkerID    string
+	Image       string
+	Env         map[string]string // function env plus FAAS_* variables
+	Input       []byte
+	MemoryMB    int
+	CPUs        float64
+	Timeout     time.Duration
+	Network     string
+}
+
+// RunResult is what a run produced. A Runtime returns an error only when the
+// platform failed (daemon unreachable, image absent: ErrImageNotFound); a
+// function that fails, times out or is killed is a RunResult.
+type RunResult struct {
+	ExitCode        int
+	Stdout          []byte // at most MaxOutputBytes
+	StdoutOverflow  bool   // the function wrote more than MaxOutputBytes
+	Stderr          []byte // at most MaxLogBytes
+	StderrTruncated bool
+	OOMKilled       bool
+	TimedOut        bool          // spec.Timeout passed; the container was killed
+	Cancelled       bool          // ctx ended first; the container was killed
+	StartupDuration time.Duration // from the request to a started container
+	RunDuration     time.Duration // from start to exit
+}
+
+// Runtime runs one execution in an isolated container with hard limits and
+// removes it afterwards, whatever happens. Cancelling ctx kills the container.
+// A warm-pool implementation fits behind the same method.
+type Runtime interface {
+	Run(ctx context.Context, spec RunSpec) (RunResult, error)
+}
