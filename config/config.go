@@ -1,0 +1,184 @@
+// Package config reads the platform's configuration (contract §2) once, from
+// an injectable getter, into a typed and validated struct. A bad value is an
+// error naming the variable, so a process stops at start instead of running
+// with a surprise.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// Config is every setting of the platform. Each component reads what it needs.
+type Config struct {
+	ServerAddress           string        // SERVER_ADDRESS: the standalone gateway
+	NATSURL                 string        // NATS_URL: external NATS; empty means embedded
+	NATSListen              string        // NATS_LISTEN: where the embedded server listens
+	JWTSecret               string        // JWT_SECRET: empty means generated under DataDir
+	TokenExpiration         time.Duration // TOKEN_EXPIRATION
+	MaxConcurrentExecutions int           // MAX_CONCURRENT_EXECUTIONS: per worker
+	MinWorkers              int           // MIN_WORKERS
+	MaxWorkers              int           // MAX_WORKERS
+	ScaleUpThreshold        int           // SCALE_UP_THRESHOLD: pending per worker to grow
+	ScaleDownThreshold      int           // SCALE_DOWN_THRESHOLD
+	CheckInterval           time.Duration // CHECK_INTERVAL
+	CooldownPeriod          time.Duration // COOLDOWN_PERIOD
+	LogLevel                zapcore.Level // LOG_LEVEL
+	DataDir                 string        // DATA_DIR
+	WorkerAddress           string        // WORKER_ADDRESS: a worker's sidecar (host:port, port 0 = any)
+	WorkerID                string        // WORKER_ID: empty means generated
+}
+
+// Getter returns the value of a variable, "" when unset (os.Getenv fits).
+type Getter func(key string) string
+
+// ErrInvalid is wrapped by every error Load returns.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Load reads and validates the configuration through get.
+func Load(get Getter) (Config, error) {
+	r := reader{get: get}
+	c := Config{
+		ServerAddress:           r.addr("SERVER_ADDRESS", ":8080"),
+		NATSURL:                 r.natsURL("NATS_URL"),
+		NATSListen:              r.addr("NATS_LISTEN", "127.0.0.1:4222"),
+		JWTSecret:               r.secret("JWT_SECRET"),
+		TokenExpiration:         r.duration("TOKEN_EXPIRATION", 24*time.Hour, time.Minute, 365*24*time.Hour),
+		MaxConcurrentExecutions: r.integer("MAX_CONCURRENT_EXECUTIONS", 10, 1, 1000),
+		MinWorkers:              r.integer("MIN_WORKERS", 2, 0, 1000),
+		MaxWorkers:              r.integer("MAX_WORKERS", 10, 1, 1000),
+		ScaleUpThreshold:        r.integer("SCALE_UP_THRESHOLD", 3, 1, 1_000_000),
+		ScaleDownThreshold:      r.integer("SCALE_DOWN_THRESHOLD", 2, 0, 1_000_000),
+		CheckInterval:           r.duration("CHECK_INTERVAL", 30*time.Second, 100*time.Millisecond, 24*time.Hour),
+		CooldownPeriod:          r.duration("COOLDOWN_PERIOD", 30*time.Second, 0, 24*time.Hour),
+		LogLevel:                r.level("LOG_LEVEL", zapcore.InfoLevel),
+		DataDir:                 r.str("DATA_DIR", "./data"),
+		WorkerAddress:           r.addr("WORKER_ADDRESS", "127.0.0.1:0"),
+		WorkerID:                r.workerID("WORKER_ID"),
+	}
+	if r.err == nil && c.MinWorkers > c.MaxWorkers {
+		r.fail("MIN_WORKERS", strconv.Itoa(c.MinWorkers), fmt.Sprintf("must not exceed MAX_WORKERS (%d)", c.MaxWorkers))
+	}
+	if r.err != nil {
+		return Config{}, r.err
+	}
+	return c, nil
+}
+
+// reader keeps the first error so Load reads like a table.
+type reader struct {
+	get Getter
+	err error
+}
+
+func (r *reader) fail(key, val, why string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s=%q %s", ErrInvalid, key, val, why)
+	}
+}
+
+func (r *reader) str(key, def string) string {
+	if v := strings.TrimSpace(r.get(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) addr(key, def string) string {
+	v := r.str(key, def)
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		r.fail(key, v, "must be host:port (e.g. :8080)")
+		return def
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		r.fail(key, v, "has an invalid port")
+	}
+	if strings.ContainsAny(host, " /") {
+		r.fail(key, v, "has an invalid host")
+	}
+	return v
+}
+
+func (r *reader) natsURL(key string) string {
+	v := strings.TrimSpace(r.get(key))
+	if v == "" {
+		return ""
+	}
+	for _, u := range strings.Split(v, ",") {
+		u = strings.TrimSpace(u)
+		if !(strings.HasPrefix(u, "nats://") || strings.HasPrefix(u, "tls://")) || len(u) <= len("nats://") {
+			r.fail(key, v, "must be a comma-separated list of nats:// or tls:// URLs")
+			break
+		}
+	}
+	return v
+}
+
+func (r *reader) secret(key string) string {
+	v := r.get(key)
+	if v != "" && len(v) < 16 {
+		// The value itself is a secret: never echo it.
+		if r.err == nil {
+			r.err = fmt.Errorf("%w: %s must be at least 16 bytes long", ErrInvalid, key)
+		}
+	}
+	return v
+}
+
+func (r *reader) integer(key string, def, min, max int) int {
+	v := strings.TrimSpace(r.get(key))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		r.fail(key, v, fmt.Sprintf("must be an integer from %d to %d", min, max))
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(key string, def, min, max time.Duration) time.Duration {
+	v := strings.TrimSpace(r.get(key))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < min || d > max {
+		r.fail(key, v, fmt.Sprintf("must be a duration from %s to %s (e.g. 30s, 24h)", min, max))
+		return def
+	}
+	return d
+}
+
+func (r *reader) level(key string, def zapcore.Level) zapcore.Level {
+	v := strings.TrimSpace(r.get(key))
+	if v == "" {
+		return def
+	}
+	l, err := zapcore.ParseLevel(v)
+	if err != nil {
+		r.fail(key, v, "must be one of debug, info, warn, error")
+		return def
+	}
+	return l
+}
+
+func (r *reader) workerID(key string) string {
+	v := strings.TrimSpace(r.get(key))
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') || len(v) > 64 {
+			r.fail(key, v, "must be 1 to 64 of letters, digits, '-' or '_'")
+			break
+		}
+	}
+	return v
+}

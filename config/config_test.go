@@ -1,0 +1,77 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) Getter { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ServerAddress != ":8080" || c.NATSListen != "127.0.0.1:4222" || c.TokenExpiration != 24*time.Hour ||
+		c.MaxConcurrentExecutions != 10 || c.MinWorkers != 2 || c.MaxWorkers != 10 || c.DataDir != "./data" ||
+		c.CheckInterval != 30*time.Second || c.NATSURL != "" || c.JWTSecret != "" {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestLoadRejectsBadValues(t *testing.T) {
+	cases := []struct {
+		key, val string
+	}{
+		{"SERVER_ADDRESS", "8080"},
+		{"NATS_URL", "http://x"},
+		{"NATS_LISTEN", "localhost"},
+		{"TOKEN_EXPIRATION", "soon"},
+		{"TOKEN_EXPIRATION", "1s"},
+		{"MAX_CONCURRENT_EXECUTIONS", "0"},
+		{"MAX_CONCURRENT_EXECUTIONS", "ten"},
+		{"MIN_WORKERS", "-1"},
+		{"MAX_WORKERS", "0"},
+		{"CHECK_INTERVAL", "-5s"},
+		{"LOG_LEVEL", "loud"},
+		{"JWT_SECRET", "short"},
+		{"WORKER_ID", "a b"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.key+"="+tc.val, func(t *testing.T) {
+			_, err := Load(env(map[string]string{tc.key: tc.val}))
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("want ErrInvalid, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.key) {
+				t.Fatalf("error %q does not name %s", err, tc.key)
+			}
+			if tc.key == "JWT_SECRET" && strings.Contains(err.Error(), tc.val) {
+				t.Fatalf("error leaks the secret: %q", err)
+			}
+		})
+	}
+}
+
+func TestLoadMinAboveMax(t *testing.T) {
+	_, err := Load(env(map[string]string{"MIN_WORKERS": "5", "MAX_WORKERS": "3"}))
+	if err == nil || !strings.Contains(err.Error(), "MIN_WORKERS") {
+		t.Fatalf("want MIN_WORKERS error, got %v", err)
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"SERVER_ADDRESS": "127.0.0.1:9000", "NATS_URL": "nats://a:4222,nats://b:4222",
+		"TOKEN_EXPIRATION": "1h", "MIN_WORKERS": "0", "LOG_LEVEL": "debug",
+		"JWT_SECRET": "0123456789abcdef0123",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ServerAddress != "127.0.0.1:9000" || c.TokenExpiration != time.Hour || c.MinWorkers != 0 || c.LogLevel.String() != "debug" {
+		t.Fatalf("unexpected: %+v", c)
+	}
+}
