@@ -149,15 +149,14 @@ func (w *Worker) Handle(ctx context.Context, d domain.Delivery) {
 			return
 		}
 		if ctx.Err() != nil {
-			// Shutting down: the message is redelivered to another worker.
-			log.Warn("worker stopping; execution left for redelivery", zap.Error(runErr))
+			w.release(log, d, job)
 			return
 		}
 		w.retryOrFail(ctx, log, d, job, fmt.Errorf("run: %w", runErr))
 		return
 	}
 	if res.Cancelled && ctx.Err() != nil {
-		log.Warn("worker stopping; execution left for redelivery")
+		w.release(log, d, job)
 		return
 	}
 	w.finish(ctx, log, d, job, func(e *domain.Execution) { applyResult(e, fn, res) })
@@ -321,6 +320,24 @@ func (w *Worker) retryOrFail(ctx context.Context, log *zap.Logger, d domain.Deli
 		e.Status = domain.StatusFailed
 		e.Error = fmt.Sprintf("the platform could not run the execution after %d attempts", d.Attempt())
 	})
+}
+
+// release hands an execution interrupted by the worker's shutdown back to
+// the queue at once: pending again, redelivered to another worker.
+func (w *Worker) release(log *zap.Logger, d domain.Delivery, job domain.Job) {
+	log.Warn("worker stopping; execution handed back to the queue")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := w.execs.Update(ctx, job.Owner, job.ExecutionID, func(e *domain.Execution) error {
+		if e.Status.Final() {
+			return errEnded
+		}
+		e.Status = domain.StatusPending
+		return nil
+	}); err != nil && !errors.Is(err, errEnded) {
+		log.Warn("resetting the execution to pending failed", zap.Error(err))
+	}
+	w.settle(log, "retry", d.Retry(0))
 }
 
 func (w *Worker) backoff(attempt int) time.Duration {

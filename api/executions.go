@@ -1,0 +1,153 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/faasplatform/faas/domain"
+)
+
+// executionRequest is the body of POST /api/v1/executions.
+type executionRequest struct {
+	FunctionID string          `json:"function_id"`
+	Input      json.RawMessage `json:"input"`
+}
+
+// inputBytes is what the function reads on standard input: a JSON string
+// is passed as its text (so "hello" arrives as hello), any other JSON value
+// as its JSON text exactly as sent, absent or null as nothing.
+func inputBytes(raw json.RawMessage) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, domain.Invalid("field \"input\" is not a valid JSON string")
+		}
+		return []byte(s), nil
+	}
+	return raw, nil
+}
+
+// executionSummary is an execution as listed: the record without input and
+// output (the shadowing fields are always nil, hence omitted; logs have no
+// JSON name at all). Embedding keeps every other field, present and future.
+type executionSummary struct {
+	*domain.Execution
+	Input  *struct{} `json:"input,omitempty"`
+	Output *struct{} `json:"output,omitempty"`
+}
+
+// executionList is the body of GET /api/v1/executions.
+type executionList struct {
+	Executions []executionSummary `json:"executions"`
+}
+
+// executionLogs is the body of GET /api/v1/executions/{id}/logs.
+type executionLogs struct {
+	ExecutionID string `json:"execution_id"`
+	Logs        string `json:"logs"`
+	Truncated   bool   `json:"truncated"`
+}
+
+// createExecution: POST /api/v1/executions[?wait=true] → 202 pending
+// execution; with wait, 200 once it has ended, or 202 with its current
+// state after Deps.WaitTimeout.
+func (h *handler) createExecution(w http.ResponseWriter, r *http.Request) error {
+	wait := false
+	if v := r.URL.Query().Get("wait"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return domain.Invalid("wait must be true or false")
+		}
+		wait = b
+	}
+	var req executionRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	input, err := inputBytes(req.Input)
+	if err != nil {
+		return err
+	}
+	owner := user(r).ID
+	e, err := h.deps.Executions.Enqueue(r.Context(), owner, req.FunctionID, input)
+	if err != nil {
+		return err
+	}
+	if !wait {
+		WriteJSON(w, http.StatusAccepted, e)
+		return nil
+	}
+	cur, ended, err := h.deps.Executions.Wait(r.Context(), owner, e.ID, h.deps.WaitTimeout)
+	if err != nil {
+		return err
+	}
+	status := http.StatusAccepted
+	if ended {
+		status = http.StatusOK
+	}
+	WriteJSON(w, status, cur)
+	return nil
+}
+
+// listExecutions: GET /api/v1/executions[?function_id=&status=&limit=] →
+// 200 {executions}, newest first.
+func (h *handler) listExecutions(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := domain.ExecutionFilter{FunctionID: q.Get("function_id"), Status: domain.Status(q.Get("status"))}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > domain.MaxListLimit {
+			return domain.Invalid("limit must be an integer from 1 to %d", domain.MaxListLimit)
+		}
+		f.Limit = n
+	}
+	es, err := h.deps.Executions.List(r.Context(), user(r).ID, f)
+	if err != nil {
+		return err
+	}
+	out := executionList{Executions: make([]executionSummary, len(es))}
+	for i, e := range es {
+		out.Executions[i] = executionSummary{Execution: e}
+	}
+	WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getExecution: GET /api/v1/executions/{id} → 200 execution.
+func (h *handler) getExecution(w http.ResponseWriter, r *http.Request) error {
+	e, err := h.deps.Executions.Get(r.Context(), user(r).ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+// cancelExecution: DELETE /api/v1/executions/{id} → 200 cancelled
+// execution; an ended one → 409.
+func (h *handler) cancelExecution(w http.ResponseWriter, r *http.Request) error {
+	e, err := h.deps.Executions.Cancel(r.Context(), user(r).ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+// executionLogs: GET /api/v1/executions/{id}/logs → 200 {execution_id,
+// logs, truncated}.
+func (h *handler) executionLogs(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	logs, truncated, err := h.deps.Executions.Logs(r.Context(), user(r).ID, id)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, executionLogs{ExecutionID: id, Logs: logs, Truncated: truncated})
+	return nil
+}

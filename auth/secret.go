@@ -1,0 +1,84 @@
+package auth
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// SecretFile is the name of the generated JWT secret under DATA_DIR.
+const SecretFile = "jwt_secret"
+
+// LoadOrCreateSecret returns the JWT secret kept in <dataDir>/jwt_secret,
+// creating it on first use: 32 random bytes, hex-encoded (64 characters),
+// written with mode 0600 in a directory created with mode 0700. The file is
+// created with O_EXCL, so when several processes start together exactly one
+// writes the secret and the others read it; a reader that finds the file
+// still empty (the writer between create and write) retries for a moment.
+// The returned secret is the file's text without surrounding whitespace, so
+// an operator may also put a secret of their own there.
+func LoadOrCreateSecret(dataDir string) ([]byte, error) {
+	if dataDir == "" {
+		return nil, errors.New("jwt secret: empty data directory")
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("jwt secret: create data directory: %w", err)
+	}
+	path := filepath.Join(dataDir, SecretFile)
+
+	secret, err := readSecret(path)
+	if err == nil {
+		return secret, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+
+	text, err := randomHex(32)
+	if err != nil {
+		return nil, fmt.Errorf("jwt secret: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return readSecret(path) // another process won the race
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jwt secret: create %s: %w", path, err)
+	}
+	if _, err := f.WriteString(text + "\n"); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("jwt secret: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("jwt secret: sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("jwt secret: close %s: %w", path, err)
+	}
+	return []byte(text), nil
+}
+
+// readSecret reads an existing secret file, waiting up to about a second
+// for a concurrent creator to finish writing it.
+func readSecret(path string) ([]byte, error) {
+	const attempts = 20
+	for i := 0; ; i++ {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("jwt secret: read %s: %w", path, err)
+		}
+		secret := bytes.TrimSpace(b)
+		if len(secret) >= MinSecretBytes {
+			return secret, nil
+		}
+		if i == attempts-1 {
+			return nil, fmt.Errorf("jwt secret: %s holds fewer than %d bytes", path, MinSecretBytes)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,115 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/faasplatform/faas/domain"
+)
+
+// MinSecretBytes is the shortest HMAC secret Tokens accepts; config applies
+// the same bound to JWT_SECRET.
+const MinSecretBytes = 16
+
+// invalidToken is the one message a caller sees for any bad token, so that a
+// response never tells an attacker which check failed.
+const invalidToken = "invalid or expired token"
+
+// Tokens issues and verifies the platform's access tokens: HS256 JWTs whose
+// "sub" is the user id. Verification accepts HS256 only (no "none", no other
+// HMAC width, no asymmetric algorithm) and requires "exp" and "sub", so a
+// token minted with a different algorithm or without an expiry never passes.
+type Tokens struct {
+	secret []byte
+	ttl    time.Duration
+	// Now is the clock; tests may replace it. It must return UTC or local
+	// time consistently; JWT times are Unix seconds either way.
+	Now func() time.Time
+}
+
+// NewTokens returns Tokens signing with secret, each token valid for ttl.
+// It panics on a secret shorter than MinSecretBytes or a non-positive ttl:
+// both are programming or configuration errors caught at start.
+func NewTokens(secret []byte, ttl time.Duration) *Tokens {
+	if len(secret) < MinSecretBytes {
+		panic(fmt.Sprintf("auth: JWT secret must be at least %d bytes", MinSecretBytes))
+	}
+	if ttl <= 0 {
+		panic("auth: token lifetime must be positive")
+	}
+	return &Tokens{secret: append([]byte(nil), secret...), ttl: ttl, Now: time.Now}
+}
+
+// TTL is the lifetime of an issued token.
+func (t *Tokens) TTL() time.Duration { return t.ttl }
+
+// Issue mints a token for userID with claims sub, iat, exp and a random jti.
+// expiresAt is the token's "exp", truncated to whole seconds as in the token.
+func (t *Tokens) Issue(userID string) (token string, expiresAt time.Time, err error) {
+	if userID == "" {
+		return "", time.Time{}, errors.New("issue token: empty user id")
+	}
+	jti, err := randomHex(16)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("issue token: %w", err)
+	}
+	now := t.Now().UTC().Truncate(time.Second)
+	expiresAt = now.Add(t.ttl)
+	claims := jwt.RegisteredClaims{
+		Subject:   userID,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(expiresAt),
+		ID:        jti,
+	}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("issue token: sign: %w", err)
+	}
+	return signed, expiresAt, nil
+}
+
+// Verify checks token's signature (HS256 only), expiry (required), issue
+// time (not in the future) and subject (required), and returns the user id.
+// Every failure wraps domain.ErrUnauthorized and carries the same public
+// message; the wrapped detail is for logs only.
+func (t *Tokens) Verify(token string) (userID string, err error) {
+	var claims jwt.RegisteredClaims
+	parsed, err := jwt.ParseWithClaims(token, &claims,
+		func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(t.Now),
+	)
+	if err != nil {
+		return "", unauthorized(fmt.Errorf("verify token: %w", err))
+	}
+	if !parsed.Valid {
+		return "", unauthorized(errors.New("verify token: not valid"))
+	}
+	if claims.Subject == "" {
+		return "", unauthorized(errors.New("verify token: empty subject"))
+	}
+	return claims.Subject, nil
+}
+
+// unauthorized wraps detail under the public "invalid or expired token"
+// error, so errors.Is(err, domain.ErrUnauthorized) holds, errors.As finds the
+// PublicError first, and err.Error() still tells the log what went wrong.
+func unauthorized(detail error) error {
+	return fmt.Errorf("%w: %w", domain.Errorf(domain.ErrUnauthorized, invalidToken), detail)
+}
+
+// randomHex returns n random bytes, hex-encoded.
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("read random bytes: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

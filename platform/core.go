@@ -1,0 +1,133 @@
+// Package platform assembles the parts into the processes of contract §1:
+// `faas up` (embedded NATS, standalone gateway, worker pool), `faas worker`
+// and `faas plugin`. It is the only place that knows every adapter; the
+// mains stay thin (configure → assemble → run → wait).
+package platform
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/faasplatform/faas/api"
+	"github.com/faasplatform/faas/auth"
+	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/natsstore"
+	"github.com/faasplatform/faas/service"
+)
+
+// NewLogger returns the platform's structured (JSON) logger at level.
+func NewLogger(level zapcore.Level) (*zap.Logger, error) {
+	cfg := zap.NewProductionConfig()
+	cfg.Level = zap.NewAtomicLevelAt(level)
+	cfg.EncoderConfig.TimeKey = "ts"
+	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	cfg.Sampling = nil
+	l, err := cfg.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build logger: %w", err)
+	}
+	return l, nil
+}
+
+// CoreOptions tune NewCore.
+type CoreOptions struct {
+	Secret     []byte
+	TokenTTL   time.Duration
+	BcryptCost int // 0: bcrypt's default cost
+	// Health checks beyond "nats" (e.g. "docker").
+	Health map[string]func(context.Context) error
+	Logger *zap.Logger
+}
+
+// Core is the platform's state on NATS with the services and API built on
+// it: what a gateway (standalone or the APISIX plugin) serves.
+type Core struct {
+	NC         *nats.Conn
+	JS         jetstream.JetStream
+	Buckets    *natsstore.Buckets
+	Users      *natsstore.UserStore
+	Functions  *natsstore.FunctionStore
+	Executions *natsstore.ExecutionStore
+	Queue      *natsstore.Queue
+	Workers    *natsstore.WorkerRegistry
+	Deps       api.Deps
+	Logger     *zap.Logger
+}
+
+// NewCore declares the NATS resources (idempotent) and wires the stores,
+// services and API dependencies on an open connection.
+func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreOptions) (*Core, error) {
+	if len(o.Secret) == 0 {
+		return nil, fmt.Errorf("core: a JWT secret is required")
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	b, err := natsstore.Setup(ctx, js)
+	if err != nil {
+		return nil, fmt.Errorf("core: %w", err)
+	}
+	c := &Core{
+		NC: nc, JS: js, Buckets: b, Logger: o.Logger,
+		Users:      natsstore.NewUserStore(b.Users),
+		Functions:  natsstore.NewFunctionStore(b.Functions),
+		Executions: natsstore.NewExecutionStore(b.Executions, b.ExecutionData),
+		Queue:      natsstore.NewQueue(js),
+		Workers:    natsstore.NewWorkerRegistry(b.Workers),
+	}
+	tokens := auth.NewTokens(o.Secret, o.TokenTTL)
+	passwords := &auth.Passwords{Cost: o.BcryptCost}
+	health := map[string]func(context.Context) error{"nats": c.checkNATS}
+	for name, check := range o.Health {
+		health[name] = check
+	}
+	c.Deps = api.Deps{
+		Users:      service.NewUsers(c.Users, tokens, passwords, c.Functions, c.Executions),
+		Functions:  service.NewFunctions(c.Functions),
+		Executions: service.NewExecutions(c.Functions, c.Executions, c.Queue),
+		Health:     health,
+		Workers:    api.WorkerFuncs{List: c.listWorkers, Pending: c.pendingJobs},
+	}
+	return c, nil
+}
+
+// Handler is the API served on the core.
+func (c *Core) Handler() http.Handler { return api.New(c.Deps, c.Logger.Named("api")) }
+
+func (c *Core) checkNATS(ctx context.Context) error {
+	if !c.NC.IsConnected() {
+		return domain.Errorf(domain.ErrUnavailable, "not connected")
+	}
+	if _, err := c.JS.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("jetstream account info: %w", err)
+	}
+	return nil
+}
+
+func (c *Core) listWorkers(ctx context.Context) ([]api.WorkerStatus, error) {
+	ws, err := c.Workers.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	out := make([]api.WorkerStatus, len(ws))
+	for i, w := range ws {
+		out[i] = api.WorkerStatus{ID: w.ID, Status: w.Status, ActiveExecutions: w.ActiveExecutions,
+			MaxConcurrent: w.MaxConcurrent, LastHeartbeat: w.LastHeartbeat}
+	}
+	return out, nil
+}
+
+func (c *Core) pendingJobs(ctx context.Context) (int, error) {
+	info, err := c.Buckets.Consumer.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("consumer info: %w", err)
+	}
+	return int(info.NumPending), nil
+}

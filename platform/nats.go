@@ -1,0 +1,108 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"go.uber.org/zap"
+
+	"github.com/faasplatform/faas/auth"
+	"github.com/faasplatform/faas/config"
+	"github.com/faasplatform/faas/docker"
+	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/natsstore"
+)
+
+// startNATS starts the embedded server on cfg.NATSListen with its files
+// under DATA_DIR/nats, unless NATS_URL names an external one. It returns the
+// URL clients use and the server (nil when external).
+func startNATS(cfg config.Config, log *zap.Logger) (string, *server.Server, error) {
+	if cfg.NATSURL != "" {
+		return cfg.NATSURL, nil, nil
+	}
+	host, portStr, err := net.SplitHostPort(cfg.NATSListen)
+	if err != nil {
+		return "", nil, fmt.Errorf("NATS_LISTEN %q: %w", cfg.NATSListen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return "", nil, fmt.Errorf("NATS_LISTEN %q: %w", cfg.NATSListen, err)
+	}
+	if port == 0 {
+		port = -1 // any free port
+	}
+	srv, err := natsstore.StartEmbedded(natsstore.EmbeddedOptions{
+		Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "nats"),
+		ServerName: "faas-embedded", Logger: log,
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("embedded nats (NATS_LISTEN=%s): %w", cfg.NATSListen, err)
+	}
+	return srv.ClientURL(), srv, nil
+}
+
+// clientURL is where a worker or the plugin finds NATS: NATS_URL, or the
+// embedded server of `faas up` on NATS_LISTEN.
+func clientURL(cfg config.Config) string {
+	if cfg.NATSURL != "" {
+		return cfg.NATSURL
+	}
+	host, port, _ := net.SplitHostPort(cfg.NATSListen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "nats://" + net.JoinHostPort(host, port)
+}
+
+// secret is JWT_SECRET, or the one generated once under DATA_DIR.
+func secret(cfg config.Config) ([]byte, error) {
+	if cfg.JWTSecret != "" {
+		return []byte(cfg.JWTSecret), nil
+	}
+	s, err := auth.LoadOrCreateSecret(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("JWT_SECRET unset and DATA_DIR secret unusable: %w", err)
+	}
+	return s, nil
+}
+
+// dockerCheck is the health check of the Docker daemon.
+func dockerCheck(rt *docker.Runtime) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := rt.Ping(ctx); err != nil {
+			return domain.Errorf(domain.ErrUnavailable, "docker daemon unreachable")
+		}
+		return nil
+	}
+}
+
+// openCore connects to NATS and builds the Core with the docker check.
+func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap.Logger) (*Core, *docker.Runtime, error) {
+	key, err := secret(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, js, err := natsstore.Connect(ctx, url, name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	rt, err := docker.New(log.Named("docker"), docker.Options{})
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("docker client: %w", err)
+	}
+	core, err := NewCore(ctx, nc, js, CoreOptions{
+		Secret: key, TokenTTL: cfg.TokenExpiration, Logger: log,
+		Health: map[string]func(context.Context) error{"docker": dockerCheck(rt)},
+	})
+	if err != nil {
+		nc.Close()
+		_ = rt.Close()
+		return nil, nil, err
+	}
+	return core, rt, nil
+}

@@ -1,0 +1,137 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/faasplatform/faas/config"
+	"github.com/faasplatform/faas/docker"
+	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/natsstore"
+	"github.com/faasplatform/faas/worker"
+)
+
+// Worker timings.
+const (
+	HeartbeatInterval = 5 * time.Second
+	// DrainTimeout is how long a stopping worker lets its runs finish
+	// before killing them (they are then redelivered to another worker).
+	DrainTimeout = 60 * time.Second
+)
+
+// RunWorker is `faas worker`: it pulls jobs from the shared consumer and runs
+// up to MAX_CONCURRENT_EXECUTIONS at once in containers, with its fasthttp
+// sidecar on WORKER_ADDRESS, until ctx ends; then it drains.
+func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	id := cfg.WorkerID
+	if id == "" {
+		id = newWorkerID()
+	}
+	log = log.With(zap.String("worker_id", id))
+
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	nc, js, err := natsstore.Connect(startCtx, clientURL(cfg), "faas-worker-"+id)
+	if err != nil {
+		return fmt.Errorf("worker: connect to nats: %w", err)
+	}
+	defer func() { _ = nc.Drain() }()
+	b, err := natsstore.Setup(startCtx, js)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	registry := natsstore.NewWorkerRegistry(b.Workers)
+
+	rt, err := docker.New(log.Named("docker"), docker.Options{})
+	if err != nil {
+		return fmt.Errorf("worker: docker client: %w", err)
+	}
+	defer func() {
+		if err := rt.Close(); err != nil {
+			log.Warn("docker close", zap.Error(err))
+		}
+	}()
+	if err := rt.Ping(startCtx); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	if err := removeOrphans(startCtx, rt, registry, id, log); err != nil {
+		log.Warn("removing orphan containers failed", zap.Error(err))
+	}
+
+	w := worker.New(worker.Options{ID: id, MaxConcurrent: cfg.MaxConcurrentExecutions},
+		natsstore.NewFunctionStore(b.Functions),
+		natsstore.NewExecutionStore(b.Executions, b.ExecutionData),
+		rt, natsstore.NewQueue(js), log)
+	side := worker.NewSidecar(w, log)
+	addr, err := side.Listen(cfg.WorkerAddress)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	log.Info("worker up", zap.String("sidecar", addr.String()), zap.Int("max_concurrent", w.MaxConcurrent()))
+
+	beatCtx, stopBeat := context.WithCancel(context.Background())
+	beatDone := make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		side.Heartbeat(beatCtx, HeartbeatInterval, func(ctx context.Context, i worker.Info) error {
+			return registry.Put(ctx, natsstore.WorkerInfo{ID: i.ID, Address: i.Address, Status: i.Status,
+				ActiveExecutions: i.ActiveExecutions, MaxConcurrent: i.MaxConcurrent, LastHeartbeat: i.LastHeartbeat})
+		})
+	}()
+
+	// Runs outlive the fetch loop: on stop, fetching ends at once and the
+	// runs get DrainTimeout to finish.
+	runCtx, killRuns := context.WithCancel(context.WithoutCancel(ctx))
+	defer killRuns()
+	go func() {
+		<-ctx.Done()
+		side.SetDraining()
+		log.Info("worker draining", zap.Int("active", len(w.Active())))
+		select {
+		case <-time.After(DrainTimeout):
+			log.Warn("drain timeout; killing the remaining runs")
+			killRuns()
+		case <-runCtx.Done():
+		}
+	}()
+	consumeErr := natsstore.NewConsumer(js, log).Consume(ctx, w.MaxConcurrent(), func(d domain.Delivery) {
+		w.Handle(runCtx, d)
+	})
+	killRuns()
+
+	stopBeat()
+	<-beatDone
+	dctx, cancelDel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelDel()
+	if err := registry.Delete(dctx, id); err != nil {
+		log.Warn("deregistering worker", zap.Error(err))
+	}
+	if err := side.Shutdown(dctx); err != nil {
+		log.Warn("sidecar shutdown", zap.Error(err))
+	}
+	log.Info("worker stopped")
+	if consumeErr != nil {
+		return fmt.Errorf("worker: %w", consumeErr)
+	}
+	return nil
+}
+
+// removeOrphans removes containers left by workers that no longer beat.
+func removeOrphans(ctx context.Context, rt *docker.Runtime, reg *natsstore.WorkerRegistry, self string, log *zap.Logger) error {
+	live, err := reg.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list live workers: %w", err)
+	}
+	alive := map[string]bool{self: true}
+	for _, w := range live {
+		alive[w.ID] = true
+	}
+	n, err := rt.RemoveOrphans(ctx, func(id string) bool { return alive[id] })
+	if n > 0 {
+		log.Info("removed containers of dead workers", zap.Int("count", n))
+	}
+	return err
+}
