@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -45,7 +46,11 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	registry := natsstore.NewWorkerRegistry(b.Workers)
 
-	rt, err := docker.New(log.Named("docker"), docker.Options{})
+	instance, err := instanceID(startCtx, b)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	rt, err := docker.New(log.Named("docker"), docker.Options{Instance: instance})
 	if err != nil {
 		return fmt.Errorf("worker: docker client: %w", err)
 	}
@@ -134,4 +139,15 @@ func removeOrphans(ctx context.Context, rt *docker.Runtime, reg *natsstore.Worke
 		log.Info("removed containers of dead workers", zap.Int("count", n))
 	}
 	return err
+}
+
+// instanceID names this platform on the Docker daemon: the creation time of
+// its EXECUTIONS stream, the same for every worker of one NATS store and
+// stable across restarts, different for two platforms (or two tests).
+func instanceID(ctx context.Context, b *natsstore.Buckets) (string, error) {
+	info, err := b.Stream.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("stream info: %w", err)
+	}
+	return "p" + strconv.FormatInt(info.Created.UnixNano(), 36), nil
 }

@@ -103,6 +103,9 @@ func (w *Worker) Active() []string {
 	return ids
 }
 
+// sigkillExit is the exit code of a process killed by SIGKILL.
+const sigkillExit = 137
+
 // errEnded aborts a claim or a result write on an execution already final.
 var errEnded = errors.New("execution already ended")
 
@@ -251,6 +254,11 @@ func applyResult(e *domain.Execution, fn *domain.Function, r domain.RunResult) {
 		e.Status, e.Error = domain.StatusFailed, fmt.Sprintf("out of memory: the function exceeded its %d MB memory limit", fn.MemoryMB)
 	case r.StdoutOverflow:
 		e.Status, e.Error = domain.StatusFailed, fmt.Sprintf("output exceeds the %d byte limit", domain.MaxOutputBytes)
+	case r.ExitCode == sigkillExit:
+		// The daemon may miss an OOM kill that ends the container at once
+		// (Docker 20.10); nothing but the kernel kills a function otherwise.
+		e.Status, e.Output = domain.StatusFailed, string(r.Stdout)
+		e.Error = fmt.Sprintf("exit code %d: killed (SIGKILL), most likely out of memory: the limit is %d MB", r.ExitCode, fn.MemoryMB)
 	case r.ExitCode != 0:
 		e.Status, e.Output = domain.StatusFailed, string(r.Stdout)
 		e.Error = fmt.Sprintf("exit code %d", r.ExitCode)

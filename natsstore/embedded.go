@@ -1,0 +1,130 @@
+package natsstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// readyTimeout bounds how long StartEmbedded waits for the server to accept
+// connections.
+const readyTimeout = 10 * time.Second
+
+// connectWindow is how long Connect keeps trying when ctx has no deadline, so
+// that a process started just before its server still gets through.
+const connectWindow = 10 * time.Second
+
+// EmbeddedOptions configures the in-process NATS server that `faas up` runs
+// when NATS_URL is unset.
+type EmbeddedOptions struct {
+	// Host is the interface to listen on; empty means 127.0.0.1.
+	Host string
+	// Port is the client port: -1 picks a free port (tests), 0 means the
+	// NATS default 4222.
+	Port int
+	// StoreDir is where JetStream keeps its files (required).
+	StoreDir string
+	// ServerName names the server in logs and monitoring; optional.
+	ServerName string
+	// Logger receives the server's log when set; the server is silent
+	// otherwise.
+	Logger *zap.Logger
+}
+
+// StartEmbedded starts a NATS server with JetStream on file storage under
+// opts.StoreDir and waits until it accepts connections. The caller owns the
+// server: Shutdown and WaitForShutdown stop it. ClientURL gives the address
+// to hand to Connect.
+func StartEmbedded(opts EmbeddedOptions) (*server.Server, error) {
+	if opts.StoreDir == "" {
+		return nil, errors.New("start embedded nats: StoreDir is required")
+	}
+	host := opts.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName: opts.ServerName,
+		Host:       host,
+		Port:       opts.Port,
+		JetStream:  true,
+		StoreDir:   opts.StoreDir,
+		NoSigs:     true,
+		NoLog:      opts.Logger == nil,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded nats: %w", err)
+	}
+	if opts.Logger != nil {
+		debug := opts.Logger.Core().Enabled(zap.DebugLevel)
+		srv.SetLoggerV2(serverLogger{opts.Logger.Named("nats").Sugar()}, debug, false, false)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(readyTimeout) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, fmt.Errorf("start embedded nats on %s:%d: not ready after %s", host, opts.Port, readyTimeout)
+	}
+	if !srv.JetStreamEnabled() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, errors.New("start embedded nats: JetStream did not start")
+	}
+	return srv, nil
+}
+
+// serverLogger routes the NATS server's log lines to zap. Fatalf is logged
+// as an error: the server must not end the process through zap.
+type serverLogger struct{ l *zap.SugaredLogger }
+
+func (s serverLogger) Noticef(format string, v ...any) { s.l.Infof(format, v...) }
+func (s serverLogger) Warnf(format string, v ...any)   { s.l.Warnf(format, v...) }
+func (s serverLogger) Fatalf(format string, v ...any)  { s.l.Errorf(format, v...) }
+func (s serverLogger) Errorf(format string, v ...any)  { s.l.Errorf(format, v...) }
+func (s serverLogger) Debugf(format string, v ...any)  { s.l.Debugf(format, v...) }
+func (s serverLogger) Tracef(format string, v ...any)  { s.l.Debugf(format, v...) }
+
+// Connect dials url as the client called name and returns the connection and
+// its JetStream handle. It keeps trying a refused first connection until ctx
+// ends (or for 10 s when ctx has no deadline), so a worker started just
+// before the server still connects; once connected, the client reconnects
+// forever after a drop. The caller closes the connection (Drain or Close).
+func Connect(ctx context.Context, url, name string) (*nats.Conn, jetstream.JetStream, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, connectWindow)
+		defer cancel()
+	}
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.Timeout(2 * time.Second),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		nats.PingInterval(20 * time.Second),
+	}
+	var lastErr error
+	for {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil {
+			js, err := jetstream.New(nc)
+			if err != nil {
+				nc.Close()
+				return nil, nil, fmt.Errorf("connect to nats %s: jetstream: %w", url, err)
+			}
+			return nc, js, nil
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("connect to nats %s: %w: %w", url, ctx.Err(), lastErr)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

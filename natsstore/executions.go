@@ -1,0 +1,470 @@
+package natsstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/faasplatform/faas/domain"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+var _ domain.ExecutionStore = (*ExecutionStore)(nil)
+
+// InlineLimit is the largest input, output or log text (measured as JSON) an
+// execution record holds itself; a larger one goes to the execution-data
+// object store. It keeps a record with 1 MiB of output and 1 MiB of logs
+// well under the default 1 MiB NATS message limit.
+const InlineLimit = 64 << 10
+
+// Object handling. An object a record stops using is deleted only after
+// objectGrace, so that a reader who has just found it in the record it read
+// can still finish: deleting an object while it is being read leaves the
+// reader waiting for chunks that never come, hence also objectReadTimeout.
+const (
+	defaultObjectGrace = 10 * time.Second
+	objectReadTimeout  = 30 * time.Second
+	maxLoadAttempts    = 5
+)
+
+// ExecutionStore keeps execution records in the executions bucket under
+// `ex.<owner>.<id>`, scoped by owner like functions. Input, output and logs
+// larger than InlineLimit live in the execution-data object store under
+// `<id>.<field>.<nonce>`, named in the record; each write of a large field
+// uses a fresh name, so a write that loses a revision race never changes the
+// data a stored record points to.
+type ExecutionStore struct {
+	kv  jetstream.KeyValue
+	obj jetstream.ObjectStore
+	// objectGrace is how long an object outlives the last record naming
+	// it (tests shorten it).
+	objectGrace time.Duration
+}
+
+// NewExecutionStore returns an ExecutionStore on kv and obj, the executions
+// bucket and the execution-data object store from Setup.
+func NewExecutionStore(kv jetstream.KeyValue, obj jetstream.ObjectStore) *ExecutionStore {
+	return &ExecutionStore{kv: kv, obj: obj, objectGrace: defaultObjectGrace}
+}
+
+// executionRecord is an execution as stored. Its Logs and LogsTruncated
+// shadow the embedded fields, which domain.Execution keeps out of JSON. An
+// *Object field names the object holding that field when it is too large to
+// be inline; the inline field is empty then.
+type executionRecord struct {
+	domain.Execution
+	Logs          string `json:"logs,omitempty"`
+	LogsTruncated bool   `json:"logs_truncated,omitempty"`
+	InputObject   string `json:"input_object,omitempty"`
+	OutputObject  string `json:"output_object,omitempty"`
+	LogsObject    string `json:"logs_object,omitempty"`
+}
+
+// blobField is one of the texts of an execution that may live outside its
+// record.
+type blobField struct {
+	name   string
+	value  func(*domain.Execution) *string
+	inline func(*executionRecord) *string
+	object func(*executionRecord) *string
+}
+
+var blobFields = []blobField{
+	{
+		name:   "input",
+		value:  func(e *domain.Execution) *string { return &e.Input },
+		inline: func(r *executionRecord) *string { return &r.Input },
+		object: func(r *executionRecord) *string { return &r.InputObject },
+	},
+	{
+		name:   "output",
+		value:  func(e *domain.Execution) *string { return &e.Output },
+		inline: func(r *executionRecord) *string { return &r.Output },
+		object: func(r *executionRecord) *string { return &r.OutputObject },
+	},
+	{
+		name:   "logs",
+		value:  func(e *domain.Execution) *string { return &e.Logs },
+		inline: func(r *executionRecord) *string { return &r.Logs },
+		object: func(r *executionRecord) *string { return &r.LogsObject },
+	},
+}
+
+func executionKey(owner, id string) string { return "ex." + owner + "." + id }
+
+// jsonLen is the size of s once encoded as a JSON string.
+func jsonLen(s string) int {
+	b, _ := json.Marshal(s) // a string always encodes
+	return len(b)
+}
+
+// storedExecution is an execution read back with the record it came from.
+type storedExecution struct {
+	rec executionRecord
+	rev uint64
+}
+
+// write is the outcome of encoding an execution: the record to store, the
+// objects written for it and the objects of the previous record it no
+// longer uses.
+type write struct {
+	data       []byte
+	written    []string
+	superseded []string
+}
+
+// encode turns e into a record, moving large fields to new objects. A large
+// field unchanged since prev (the full execution prevRec was read into)
+// keeps its object.
+func (s *ExecutionStore) encode(ctx context.Context, e *domain.Execution, prevRec *executionRecord, prev *domain.Execution) (write, error) {
+	var w write
+	rec := executionRecord{Execution: *e, Logs: e.Logs, LogsTruncated: e.LogsTruncated}
+	rec.Execution.Logs, rec.Execution.LogsTruncated = "", false
+	for _, f := range blobFields {
+		v := *f.value(e)
+		prevObject := ""
+		if prevRec != nil {
+			prevObject = *f.object(prevRec)
+		}
+		switch {
+		case prevObject != "" && v == *f.value(prev):
+			*f.inline(&rec), *f.object(&rec) = "", prevObject
+			continue
+		case jsonLen(v) > InlineLimit:
+			name := e.ID + "." + f.name + "." + uuid.NewString()
+			if _, err := s.obj.PutString(ctx, name, v); err != nil {
+				s.deleteObjects(ctx, w.written)
+				return write{}, fmt.Errorf("store %s: %w", f.name, err)
+			}
+			w.written = append(w.written, name)
+			*f.inline(&rec), *f.object(&rec) = "", name
+		}
+		if prevObject != "" {
+			w.superseded = append(w.superseded, prevObject)
+		}
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		s.deleteObjects(ctx, w.written)
+		return write{}, fmt.Errorf("encode: %w", err)
+	}
+	w.data = data
+	return w, nil
+}
+
+// deleteObjects removes objects no record names. It is best effort: an
+// object left behind only costs space.
+func (s *ExecutionStore) deleteObjects(ctx context.Context, names []string) {
+	for _, name := range names {
+		_ = s.obj.Delete(ctx, name)
+	}
+}
+
+// retire deletes objects a record named until its latest write, once
+// objectGrace has passed. Objects retired when the process ends stay behind.
+func (s *ExecutionStore) retire(names []string) {
+	if len(names) == 0 {
+		return
+	}
+	time.AfterFunc(s.objectGrace, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), objectReadTimeout)
+		defer cancel()
+		s.deleteObjects(ctx, names)
+	})
+}
+
+// decode turns a stored record into an execution; with full it also reads
+// the fields kept in objects.
+func (s *ExecutionStore) decode(ctx context.Context, rec *executionRecord, full bool) (*domain.Execution, error) {
+	e := rec.Execution
+	e.Logs, e.LogsTruncated = rec.Logs, rec.LogsTruncated
+	if !full {
+		return &e, nil
+	}
+	for _, f := range blobFields {
+		name := *f.object(rec)
+		if name == "" {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, objectReadTimeout)
+		v, err := s.obj.GetString(rctx, name)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("read %s object %s: %w", f.name, name, err)
+		}
+		*f.value(&e) = v
+	}
+	return &e, nil
+}
+
+// load reads owner's execution id with its revision, Input, Output and Logs
+// included. When an object the record names cannot be read because a newer
+// write replaced it meanwhile, it reads the newer record.
+func (s *ExecutionStore) load(ctx context.Context, owner, id string) (*storedExecution, *domain.Execution, error) {
+	if !validToken(owner) || !validToken(id) {
+		return nil, nil, domain.ErrExecutionNotFound
+	}
+	key := executionKey(owner, id)
+	for attempt := 1; ; attempt++ {
+		entry, err := s.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, nil, domain.ErrExecutionNotFound
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		st := &storedExecution{rev: entry.Revision()}
+		if err := json.Unmarshal(entry.Value(), &st.rec); err != nil {
+			return nil, nil, fmt.Errorf("decode: %w", err)
+		}
+		e, err := s.decode(ctx, &st.rec, true)
+		if err == nil {
+			return st, e, nil
+		}
+		if attempt == maxLoadAttempts || ctx.Err() != nil {
+			return nil, nil, err
+		}
+		if latest, gerr := s.kv.Get(ctx, key); gerr == nil && latest.Revision() == entry.Revision() {
+			return nil, nil, err // the record still names the object: a real failure
+		}
+	}
+}
+
+// Create stores a new execution; an existing id is domain.ErrConflict.
+func (s *ExecutionStore) Create(ctx context.Context, e *domain.Execution) error {
+	if !validToken(e.Owner) || !validToken(e.ID) {
+		return fmt.Errorf("create execution: %w", domain.Invalid("invalid owner %q or id %q", e.Owner, e.ID))
+	}
+	w, err := s.encode(ctx, e, nil, nil)
+	if err != nil {
+		return fmt.Errorf("create execution %s: %w", e.ID, err)
+	}
+	if _, err := s.kv.Create(ctx, executionKey(e.Owner, e.ID), w.data); err != nil {
+		s.deleteObjects(ctx, w.written)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("create execution %s: id in use: %w", e.ID, domain.ErrConflict)
+		}
+		return fmt.Errorf("create execution %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// Get returns owner's execution id with its Input, Output and Logs, or
+// domain.ErrExecutionNotFound.
+func (s *ExecutionStore) Get(ctx context.Context, owner, id string) (*domain.Execution, error) {
+	_, e, err := s.load(ctx, owner, id)
+	if err != nil {
+		return nil, fmt.Errorf("get execution %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// List returns owner's executions that match f, newest first (by CreatedAt,
+// then by id, descending), at most f.Limit of them (domain.DefaultListLimit
+// when unset, never more than domain.MaxListLimit). Input, Output and Logs
+// are left empty.
+func (s *ExecutionStore) List(ctx context.Context, owner string, f domain.ExecutionFilter) ([]*domain.Execution, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = domain.DefaultListLimit
+	}
+	limit = min(limit, domain.MaxListLimit)
+	if !validToken(owner) {
+		return []*domain.Execution{}, nil
+	}
+	entries, err := latestValues(ctx, s.kv, executionKey(owner, "*"))
+	if err != nil {
+		return nil, fmt.Errorf("list executions of %s: %w", owner, err)
+	}
+	out := make([]*domain.Execution, 0, len(entries))
+	for _, entry := range entries {
+		var rec executionRecord
+		if err := json.Unmarshal(entry.Value(), &rec); err != nil {
+			return nil, fmt.Errorf("list executions of %s: decode %s: %w", owner, entry.Key(), err)
+		}
+		if f.FunctionID != "" && rec.FunctionID != f.FunctionID || f.Status != "" && rec.Status != f.Status {
+			continue
+		}
+		e, _ := s.decode(ctx, &rec, false) // without objects decode cannot fail
+		e.Input, e.Output, e.Logs = "", "", ""
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].ID > out[j].ID
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Update applies mutate to the latest version of the execution (Input,
+// Output and Logs included) and stores the result with a revision check,
+// retrying when another writer came first. Large fields are written to
+// objects before the record; the objects of a lost round are deleted at
+// once, those the new record no longer uses after a grace period. An error from mutate (e.g. refusing to
+// change a final status) is returned as it is. The id and owner cannot
+// change.
+func (s *ExecutionStore) Update(ctx context.Context, owner, id string, mutate func(*domain.Execution) error) (*domain.Execution, error) {
+	var out *domain.Execution
+	err := retryOnConflict(ctx, "update execution "+id, func() error {
+		st, cur, err := s.load(ctx, owner, id)
+		if err != nil {
+			return fmt.Errorf("update execution %s: %w", id, err)
+		}
+		next := cloneExecution(cur)
+		if err := mutate(next); err != nil {
+			return err
+		}
+		if next.ID != id || next.Owner != owner {
+			return fmt.Errorf("update execution %s: %w", id, domain.Invalid("an execution's id and owner cannot change"))
+		}
+		w, err := s.encode(ctx, next, &st.rec, cur)
+		if err != nil {
+			return fmt.Errorf("update execution %s: %w", id, err)
+		}
+		if _, err := s.kv.Update(ctx, executionKey(owner, id), w.data, st.rev); err != nil {
+			s.deleteObjects(ctx, w.written)
+			return fmt.Errorf("update execution %s: %w", id, err)
+		}
+		s.retire(w.superseded)
+		out = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// cloneExecution copies e so that mutate cannot reach the value it was read
+// into through the time pointers.
+func cloneExecution(e *domain.Execution) *domain.Execution {
+	c := *e
+	if e.StartTime != nil {
+		t := *e.StartTime
+		c.StartTime = &t
+	}
+	if e.EndTime != nil {
+		t := *e.EndTime
+		c.EndTime = &t
+	}
+	return &c
+}
+
+// Watch sends owner's execution id, full, as it is now and then after each
+// change, until ctx ends or the execution is deleted; the channel is closed
+// then. A missing execution is domain.ErrExecutionNotFound. A receiver that
+// falls behind may miss intermediate versions, never the latest.
+func (s *ExecutionStore) Watch(ctx context.Context, owner, id string) (<-chan *domain.Execution, error) {
+	if !validToken(owner) || !validToken(id) {
+		return nil, fmt.Errorf("watch execution %s: %w", id, domain.ErrExecutionNotFound)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	w, err := s.kv.Watch(wctx, executionKey(owner, id))
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("watch execution %s: %w", id, err)
+	}
+	stop := func() {
+		_ = w.Stop()
+		cancel()
+	}
+	// The watcher sends the current value first, or nil straight away
+	// when there is none.
+	var first jetstream.KeyValueEntry
+	select {
+	case first = <-w.Updates():
+	case <-ctx.Done():
+		stop()
+		return nil, fmt.Errorf("watch execution %s: %w", id, ctx.Err())
+	}
+	if first == nil || first.Operation() != jetstream.KeyValuePut {
+		stop()
+		return nil, fmt.Errorf("watch execution %s: %w", id, domain.ErrExecutionNotFound)
+	}
+	e, err := s.decodeEntry(wctx, first)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("watch execution %s: %w", id, err)
+	}
+
+	out := make(chan *domain.Execution, 1)
+	out <- e
+	go func() {
+		defer close(out)
+		defer stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case entry, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if entry == nil {
+					continue // end of the initial values
+				}
+				if entry.Operation() != jetstream.KeyValuePut {
+					return // deleted
+				}
+				e, err := s.decodeEntry(wctx, entry)
+				if err != nil {
+					// An object replaced by a newer write: that write's
+					// entry follows.
+					continue
+				}
+				// Keep only the newest unread version.
+				select {
+				case <-out:
+				default:
+				}
+				out <- e
+			}
+		}
+	}()
+	return out, nil
+}
+
+// decodeEntry turns a watched entry into a full execution.
+func (s *ExecutionStore) decodeEntry(ctx context.Context, entry jetstream.KeyValueEntry) (*domain.Execution, error) {
+	var rec executionRecord
+	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return s.decode(ctx, &rec, true)
+}
+
+// DeleteOwner removes every execution of owner with its objects.
+func (s *ExecutionStore) DeleteOwner(ctx context.Context, owner string) error {
+	if !validToken(owner) {
+		return nil
+	}
+	entries, err := latestValues(ctx, s.kv, executionKey(owner, "*"))
+	if err != nil {
+		return fmt.Errorf("delete executions of %s: %w", owner, err)
+	}
+	for _, entry := range entries {
+		var rec executionRecord
+		if err := json.Unmarshal(entry.Value(), &rec); err == nil {
+			for _, f := range blobFields {
+				if name := *f.object(&rec); name != "" {
+					if err := s.obj.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+						return fmt.Errorf("delete executions of %s: object %s: %w", owner, name, err)
+					}
+				}
+			}
+		}
+		if err := s.kv.Delete(ctx, entry.Key()); err != nil {
+			return fmt.Errorf("delete executions of %s: %s: %w", owner, entry.Key(), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package natsstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/faasplatform/faas/domain"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// maxUpdateAttempts bounds the read-modify-write rounds of an Update. Each
+// round lost means another writer won one, so twenty-odd concurrent writers
+// of one key all get through.
+const maxUpdateAttempts = 32
+
+// defaultStaleIndexAge is how old an index entry must be before a Create may take
+// it over when the record it points to is gone or renamed. Younger entries
+// may belong to a Create or rename still in flight.
+const defaultStaleIndexAge = time.Minute
+
+// listTimeout bounds one listing of a bucket.
+const listTimeout = 30 * time.Second
+
+// errIndexTaken reports that a unique index key belongs to a live record.
+var errIndexTaken = errors.New("index key taken")
+
+// validToken reports whether s can be one dot-free token of a KV key: KV
+// keys allow [-/_=.a-zA-Z0-9], and a dot or slash inside an id or owner
+// would let one owner's keys match another owner's filter.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isRevisionConflict reports whether err is JetStream refusing a write made
+// against a revision that is no longer the latest ("wrong last sequence",
+// code 10071, or 10164 on replicated streams).
+func isRevisionConflict(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// retryOnConflict runs one read-modify-write round until it succeeds, fails
+// otherwise than by a revision conflict, or has lost maxUpdateAttempts
+// rounds. A short random pause between rounds spreads contending writers.
+// Errors of round come back as they are; what names the operation in the
+// errors retryOnConflict makes itself.
+func retryOnConflict(ctx context.Context, what string, round func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := round()
+		if !isRevisionConflict(err) {
+			return err
+		}
+		if attempt == maxUpdateAttempts {
+			return fmt.Errorf("%s: lost %d races against concurrent writers: %w", what, attempt, domain.ErrConflict)
+		}
+		pause := time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+}
+
+// latestValues returns the current entry of every live key matching filter,
+// read through one watcher instead of a Get per key.
+// It gives up after listTimeout: a watcher can miss its end-of-values marker
+// when the last pending entries expire (TTL) before they are delivered.
+func latestValues(ctx context.Context, kv jetstream.KeyValue, filter string) ([]jetstream.KeyValueEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
+	w, err := kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("watch %s %s: %w", kv.Bucket(), filter, err)
+	}
+	defer w.Stop()
+
+	latest := map[string]jetstream.KeyValueEntry{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("watch %s %s: %w", kv.Bucket(), filter, ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("watch %s %s: closed before the initial values", kv.Bucket(), filter)
+			}
+			if e == nil {
+				out := make([]jetstream.KeyValueEntry, 0, len(latest))
+				for _, v := range latest {
+					out = append(out, v)
+				}
+				return out, nil
+			}
+			if prev, seen := latest[e.Key()]; !seen || e.Revision() > prev.Revision() {
+				latest[e.Key()] = e
+			}
+		}
+	}
+}
+
+// uniqueIndex is a secondary key (username → user id, function name → id)
+// kept in the bucket of the records it points to. KV Create makes claiming
+// a name atomic: of two claims of one name exactly one succeeds.
+type uniqueIndex struct {
+	kv  jetstream.KeyValue
+	key func(name string) string
+	// live reports whether record id still exists under name. An entry
+	// whose record is gone or renamed (left by a crash between two writes)
+	// is stale and may be taken over once older than staleAfter.
+	live       func(ctx context.Context, id, name string) (bool, error)
+	staleAfter time.Duration
+}
+
+// claim points name at id. It returns errIndexTaken when a live record
+// holds the name.
+func (x uniqueIndex) claim(ctx context.Context, name, id string) error {
+	key := x.key(name)
+	for range 3 {
+		_, err := x.kv.Create(ctx, key, []byte(id))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("claim %s: %w", key, err)
+		}
+		e, err := x.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // released meanwhile: try Create again
+		}
+		if err != nil {
+			return fmt.Errorf("claim %s: %w", key, err)
+		}
+		holder := string(e.Value())
+		if holder == id {
+			return nil
+		}
+		if time.Since(e.Created()) < x.staleAfter {
+			return errIndexTaken
+		}
+		live, err := x.live(ctx, holder, name)
+		if err != nil {
+			return fmt.Errorf("claim %s: check holder %s: %w", key, holder, err)
+		}
+		if live {
+			return errIndexTaken
+		}
+		_, err = x.kv.Update(ctx, key, []byte(id), e.Revision())
+		if isRevisionConflict(err) {
+			return errIndexTaken // another claimant took the stale entry first
+		}
+		if err != nil {
+			return fmt.Errorf("claim stale %s: %w", key, err)
+		}
+		return nil
+	}
+	return errIndexTaken
+}
+
+// lookup returns the id name points at, or jetstream.ErrKeyNotFound.
+func (x uniqueIndex) lookup(ctx context.Context, name string) (string, error) {
+	e, err := x.kv.Get(ctx, x.key(name))
+	if err != nil {
+		return "", err
+	}
+	return string(e.Value()), nil
+}
+
+// release removes name from the index if it still points at id, so a
+// release never frees a name another record has claimed since.
+func (x uniqueIndex) release(ctx context.Context, name, id string) error {
+	key := x.key(name)
+	e, err := x.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("release %s: %w", key, err)
+	}
+	if string(e.Value()) != id {
+		return nil
+	}
+	err = x.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+	if err != nil && !isRevisionConflict(err) {
+		return fmt.Errorf("release %s: %w", key, err)
+	}
+	return nil
+}

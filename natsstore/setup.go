@@ -1,0 +1,130 @@
+package natsstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of the JetStream resources of contract §5. Other processes (the
+// autoscaler, operators with the nats CLI) find them under these names.
+const (
+	BucketUsers         = "users"
+	BucketFunctions     = "functions"
+	BucketExecutions    = "executions"
+	BucketWorkers       = "workers"
+	ObjectStoreExecData = "execution-data"
+
+	StreamExecutions = "EXECUTIONS"
+	SubjectPending   = "executions.pending"
+	SubjectResults   = "executions.results"
+	ConsumerWorkers  = "execution-workers"
+
+	// MaxDeliveriesAdvisory is the subject on which the server announces a
+	// job that used up its MaxDeliver attempts: the stream's dead letters.
+	MaxDeliveriesAdvisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + StreamExecutions + "." + ConsumerWorkers
+)
+
+// Settings of the resources above.
+const (
+	// WorkerTTL is how long a worker's heartbeat stays in the workers
+	// bucket; a worker that stops beating drops out of WorkerRegistry.List.
+	WorkerTTL = 15 * time.Second
+	// StreamMaxAge is how long jobs and results stay in the stream.
+	StreamMaxAge = 24 * time.Hour
+	// DuplicateWindow is how long the stream remembers a job's message id,
+	// so a second Enqueue of one execution is dropped.
+	DuplicateWindow = 2 * time.Minute
+	// AckWait is how long a worker may hold a job without acknowledging it
+	// or calling InProgress before the server redelivers it.
+	AckWait = time.Minute
+	// MaxDeliver is how many times a job is delivered at most.
+	MaxDeliver = 3
+	// MaxAckPending bounds the jobs handed out and not yet acknowledged,
+	// across all workers.
+	MaxAckPending = 1000
+	// kvHistory is the number of revisions kept per key: only the latest
+	// matters, revision checks need no history.
+	kvHistory = 1
+)
+
+// Buckets are the JetStream handles Setup declared, ready to hand to the
+// store constructors.
+type Buckets struct {
+	Users         jetstream.KeyValue
+	Functions     jetstream.KeyValue
+	Executions    jetstream.KeyValue
+	Workers       jetstream.KeyValue
+	ExecutionData jetstream.ObjectStore
+	Stream        jetstream.Stream
+	Consumer      jetstream.Consumer
+}
+
+// Setup creates the buckets, object store, stream and durable consumer the
+// platform needs, or brings existing ones to the configuration below. It is
+// idempotent, so every process (gateway, worker) may run it at start,
+// against the embedded server or an external one.
+func Setup(ctx context.Context, js jetstream.JetStream) (*Buckets, error) {
+	var b Buckets
+	kvs := []struct {
+		dst *jetstream.KeyValue
+		cfg jetstream.KeyValueConfig
+	}{
+		{&b.Users, jetstream.KeyValueConfig{Bucket: BucketUsers, Description: "users and the username index"}},
+		{&b.Functions, jetstream.KeyValueConfig{Bucket: BucketFunctions, Description: "functions and the per-owner name index"}},
+		{&b.Executions, jetstream.KeyValueConfig{Bucket: BucketExecutions, Description: "execution records"}},
+		{&b.Workers, jetstream.KeyValueConfig{Bucket: BucketWorkers, Description: "worker heartbeats", TTL: WorkerTTL}},
+	}
+	for _, k := range kvs {
+		k.cfg.History = kvHistory
+		k.cfg.Storage = jetstream.FileStorage
+		kv, err := js.CreateOrUpdateKeyValue(ctx, k.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("setup: bucket %s: %w", k.cfg.Bucket, err)
+		}
+		*k.dst = kv
+	}
+
+	obj, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      ObjectStoreExecData,
+		Description: "execution inputs, outputs and logs too large for a KV record",
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setup: object store %s: %w", ObjectStoreExecData, err)
+	}
+	b.ExecutionData = obj
+
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamExecutions,
+		Description: "jobs for the workers and announcements of ended executions",
+		Subjects:    []string{SubjectPending, SubjectResults},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		MaxAge:      StreamMaxAge,
+		Duplicates:  DuplicateWindow,
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setup: stream %s: %w", StreamExecutions, err)
+	}
+	b.Stream = stream
+
+	cons, err := js.CreateOrUpdateConsumer(ctx, StreamExecutions, jetstream.ConsumerConfig{
+		Durable:       ConsumerWorkers,
+		Description:   "workers pulling jobs",
+		FilterSubject: SubjectPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       AckWait,
+		MaxDeliver:    MaxDeliver,
+		MaxAckPending: MaxAckPending,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setup: consumer %s: %w", ConsumerWorkers, err)
+	}
+	b.Consumer = cons
+	return &b, nil
+}

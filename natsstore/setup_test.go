@@ -1,0 +1,150 @@
+package natsstore
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// testEnv is one embedded server with the platform's resources declared.
+type testEnv struct {
+	url string
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	b   *Buckets
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	srv, err := StartEmbedded(EmbeddedOptions{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("StartEmbedded: %v", err)
+	}
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	ctx := testContext(t)
+	nc, js, err := Connect(ctx, srv.ClientURL(), "test")
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	b, err := Setup(ctx, js)
+	if err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	return &testEnv{url: srv.ClientURL(), nc: nc, js: js, b: b}
+}
+
+// testContext ends with the test, or after 20 s.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestSetupIsIdempotent(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := testContext(t)
+	for i := range 2 {
+		if _, err := Setup(ctx, env.js); err != nil {
+			t.Fatalf("Setup run %d again: %v", i+2, err)
+		}
+	}
+
+	info, err := env.b.Consumer.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := info.Config
+	if cfg.Durable != ConsumerWorkers || cfg.FilterSubject != SubjectPending ||
+		cfg.AckPolicy != jetstream.AckExplicitPolicy || cfg.AckWait != AckWait ||
+		cfg.MaxDeliver != MaxDeliver || cfg.MaxAckPending != MaxAckPending {
+		t.Errorf("consumer config = %+v", cfg)
+	}
+	sinfo, err := env.b.Stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sinfo.Config.MaxAge != StreamMaxAge || sinfo.Config.Storage != jetstream.FileStorage || len(sinfo.Config.Subjects) != 2 {
+		t.Errorf("stream config = %+v", sinfo.Config)
+	}
+	for _, name := range []string{BucketUsers, BucketFunctions, BucketExecutions, BucketWorkers} {
+		kv, err := env.js.KeyValue(ctx, name)
+		if err != nil {
+			t.Fatalf("bucket %s: %v", name, err)
+		}
+		st, err := kv.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTTL := time.Duration(0)
+		if name == BucketWorkers {
+			wantTTL = WorkerTTL
+		}
+		if st.TTL() != wantTTL || st.History() != kvHistory {
+			t.Errorf("bucket %s: ttl %v history %d", name, st.TTL(), st.History())
+		}
+	}
+	if _, err := env.js.ObjectStore(ctx, ObjectStoreExecData); err != nil {
+		t.Errorf("object store: %v", err)
+	}
+}
+
+func TestStartEmbeddedNeedsStoreDir(t *testing.T) {
+	if _, err := StartEmbedded(EmbeddedOptions{Port: -1}); err == nil {
+		t.Fatal("StartEmbedded without StoreDir: no error")
+	}
+}
+
+// A worker started just before the server must still connect.
+func TestConnectWaitsForServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+
+	type result struct {
+		nc  *nats.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	go func() {
+		nc, _, err := Connect(ctx, "nats://127.0.0.1:"+strconv.Itoa(port), "early-worker")
+		done <- result{nc, err}
+	}()
+
+	time.Sleep(700 * time.Millisecond)
+	srv, err := StartEmbedded(EmbeddedOptions{Port: port, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("StartEmbedded: %v", err)
+	}
+	defer func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Connect: %v", r.err)
+	}
+	r.nc.Close()
+}
+
+func TestConnectGivesUp(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	if _, _, err := Connect(ctx, "nats://127.0.0.1:1", "nobody"); err == nil {
+		t.Fatal("Connect to a closed port: no error")
+	}
+}

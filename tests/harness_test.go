@@ -1,0 +1,170 @@
+package tests
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/faasplatform/faas/api/apitest"
+	"github.com/faasplatform/faas/config"
+	"github.com/faasplatform/faas/docker"
+	"github.com/faasplatform/faas/docker/dockertest"
+	"github.com/faasplatform/faas/platform"
+)
+
+// env is one platform for a test: an API on real stores and one real
+// worker (the code of `faas worker`) on the same embedded NATS.
+type env struct {
+	*apitest.Fixture
+	stack    *apitest.Stack
+	base     string
+	workerID string
+	workers  []string
+}
+
+// newEnv starts the API and, unless workers is 0, that many workers each
+// running up to maxConcurrent executions.
+func newEnv(t *testing.T, workers, maxConcurrent int) *env {
+	t.Helper()
+	dockertest.RequireDocker(t)
+	st := apitest.NewStack(t)
+	st.Deps.WaitTimeout = 40 * time.Second
+	base := st.Serve(t)
+	e := &env{Fixture: apitest.NewFixture(t, base, st.Secret), stack: st, base: base, workerID: "t" + randHex(4)}
+	for i := 0; i < workers; i++ {
+		e.startWorker(t, e.workerID+"-"+string(rune('a'+i)), maxConcurrent)
+	}
+	return e
+}
+
+// startWorker runs platform.RunWorker until the test ends.
+func (e *env) startWorker(t *testing.T, id string, maxConcurrent int) {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{
+			"NATS_URL":                  e.stack.URL,
+			"WORKER_ID":                 id,
+			"WORKER_ADDRESS":            "127.0.0.1:0",
+			"MAX_CONCURRENT_EXECUTIONS": strconv.Itoa(maxConcurrent),
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.workers = append(e.workers, id)
+	// Registered first, so it runs after the worker stopped: every
+	// container of the worker is gone by then.
+	t.Cleanup(func() { dockertest.WaitNoContainers(t, docker.LabelWorkerID, id, 10*time.Second) })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- platform.RunWorker(ctx, cfg, zaptest.NewLogger(t).Named(id)) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("worker %s: %v", id, err)
+			}
+		case <-time.After(90 * time.Second):
+			t.Errorf("worker %s did not stop", id)
+		}
+	})
+	// Wait until the worker's heartbeat is in.
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		ws, _ := e.stack.Workers.List(context.Background())
+		for _, w := range ws {
+			if w.ID == id {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("worker %s never reported", id)
+}
+
+// function creates a function of u running a busybox script.
+func (e *env) function(t *testing.T, u *apitest.User, name, script string, fields map[string]any) string {
+	t.Helper()
+	img := dockertest.BuildBusyboxImage(t, "e2e-"+name, script)
+	f := map[string]any{"image_url": img, "timeout": 20, "memory_mb": 64}
+	for k, v := range fields {
+		f[k] = v
+	}
+	return e.CreateFunction(t, u, name, f)
+}
+
+// execution is the JSON of an execution.
+type execution struct {
+	ID              string     `json:"id"`
+	FunctionID      string     `json:"function_id"`
+	Status          string     `json:"status"`
+	Input           *string    `json:"input"`
+	Output          *string    `json:"output"`
+	Error           string     `json:"error"`
+	CreatedAt       time.Time  `json:"created_at"`
+	StartTime       *time.Time `json:"start_time"`
+	EndTime         *time.Time `json:"end_time"`
+	Duration        float64    `json:"duration"`
+	Attempts        int        `json:"attempts"`
+	QueueDuration   float64    `json:"queue_duration"`
+	StartupDuration float64    `json:"startup_duration"`
+}
+
+func (x execution) output() string {
+	if x.Output == nil {
+		return ""
+	}
+	return *x.Output
+}
+
+// run starts an execution synchronously and returns what the API answered.
+func (e *env) run(t *testing.T, u *apitest.User, fn string, input any) (int, execution) {
+	t.Helper()
+	r := e.Do(t, http.MethodPost, "/api/v1/executions?wait=true", u.Token, map[string]any{"function_id": fn, "input": input})
+	var x execution
+	r.Decode(t, &x)
+	return r.Status, x
+}
+
+// get reads an execution.
+func (e *env) get(t *testing.T, u *apitest.User, id string) execution {
+	t.Helper()
+	r := e.Do(t, http.MethodGet, "/api/v1/executions/"+id, u.Token, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("get execution %s: %d %s", id, r.Status, r.Body)
+	}
+	var x execution
+	r.Decode(t, &x)
+	return x
+}
+
+// waitStatus polls until the execution's status is one of want.
+func (e *env) waitStatus(t *testing.T, u *apitest.User, id string, d time.Duration, want ...string) execution {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var x execution
+	for time.Now().Before(deadline) {
+		x = e.get(t, u, id)
+		for _, w := range want {
+			if x.Status == w {
+				return x
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("execution %s: status %q after %s, want one of %v (error %q)", id, x.Status, d, want, x.Error)
+	return x
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
