@@ -3,9 +3,6 @@ package docker
 import (
 	"bytes"
 	"context"
-	"math"
-	"os/exec"
-	"slices"
 	"testing"
 	"time"
 
@@ -25,10 +22,6 @@ import (
 // raw-p50/p99, sdk-p50/p99, sdk-startup-p50 and the ratio sdk/raw of the medians.
 func BenchmarkColdStart(b *testing.B) {
 	dockertest.RequireDocker(b)
-	docker, err := exec.LookPath("docker")
-	if err != nil {
-		b.Fatalf("docker CLI: %v", err)
-	}
 	img := dockertest.BuildBusyboxImage(b, "bench-cat", scriptCat)
 	rt, err := New(zap.NewNop(), Options{})
 	if err != nil {
@@ -39,18 +32,8 @@ func BenchmarkColdStart(b *testing.B) {
 	worker := "bench-" + randomID()
 	defer dockertest.AssertNoContainers(b, LabelWorkerID, worker)
 
-	raw := func() time.Duration {
-		cmd := exec.Command(docker, "run", "--rm", "-i", "--network", "none", "--memory", "64m", img)
-		cmd.Stdin = bytes.NewReader(input)
-		began := time.Now()
-		out, err := cmd.Output()
-		took := time.Since(began)
-		if err != nil || !bytes.Equal(out, input) {
-			b.Fatalf("docker run: %q, %v", out, err)
-		}
-		return took
-	}
-	var startups, removed []time.Duration
+	raw := func() time.Duration { return dockertest.RawRun(b, img, input, input) }
+	var startups, removed dockertest.Samples
 	sdk := func() time.Duration {
 		spec := domain.RunSpec{
 			ExecutionID: "bench-" + randomID(), FunctionID: "fn-bench", WorkerID: worker,
@@ -73,7 +56,7 @@ func BenchmarkColdStart(b *testing.B) {
 	sdk()
 	startups, removed = nil, nil
 
-	var raws, sdks []time.Duration
+	var raws, sdks dockertest.Samples
 	b.ResetTimer()
 	for i := range b.N {
 		if i%2 == 0 {
@@ -86,25 +69,12 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 	b.StopTimer()
 
-	rawP50, sdkP50 := percentile(raws, 50), percentile(sdks, 50)
-	b.ReportMetric(ms(rawP50), "raw-p50-ms")
-	b.ReportMetric(ms(percentile(raws, 99)), "raw-p99-ms")
-	b.ReportMetric(ms(sdkP50), "sdk-p50-ms")
-	b.ReportMetric(ms(percentile(sdks, 99)), "sdk-p99-ms")
-	b.ReportMetric(ms(percentile(startups, 50)), "sdk-startup-p50-ms")
-	b.ReportMetric(ms(percentile(removed, 50)), "sdk-removed-p50-ms")
+	rawP50, sdkP50 := raws.P(50), sdks.P(50)
+	b.ReportMetric(dockertest.Ms(rawP50), "raw-p50-ms")
+	b.ReportMetric(dockertest.Ms(raws.P(99)), "raw-p99-ms")
+	b.ReportMetric(dockertest.Ms(sdkP50), "sdk-p50-ms")
+	b.ReportMetric(dockertest.Ms(sdks.P(99)), "sdk-p99-ms")
+	b.ReportMetric(dockertest.Ms(startups.P(50)), "sdk-startup-p50-ms")
+	b.ReportMetric(dockertest.Ms(removed.P(50)), "sdk-removed-p50-ms")
 	b.ReportMetric(float64(sdkP50)/float64(rawP50), "ratio-p50")
 }
-
-// percentile returns the p-th percentile of d by nearest rank.
-func percentile(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	rank := int(math.Ceil(p / 100 * float64(len(s))))
-	return s[max(rank, 1)-1]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -26,8 +26,8 @@ const InlineLimit = 64 << 10
 // can still finish: deleting an object while it is being read leaves the
 // reader waiting for chunks that never come, hence also objectReadTimeout.
 const (
-	defaultObjectGrace = 10 * time.Second
-	objectReadTimeout  = 30 * time.Second
+	defaultObjectGrace = 30 * time.Second
+	objectReadTimeout  = 10 * time.Second
 	maxLoadAttempts    = 5
 )
 

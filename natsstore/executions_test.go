@@ -62,7 +62,7 @@ func TestExecutionStoreLargeFields(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := testContext(t)
 	s := NewExecutionStore(env.b.Executions, env.b.ExecutionData)
-	s.objectGrace = 50 * time.Millisecond
+	s.objectGrace = time.Second
 	owner := uuid.NewString()
 
 	e := newExecution(owner, "fn", baseTime, domain.StatusPending)
@@ -261,7 +261,7 @@ func TestExecutionStoreConcurrentUpdate(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := testContext(t)
 	s := NewExecutionStore(env.b.Executions, env.b.ExecutionData)
-	s.objectGrace = 50 * time.Millisecond
+	s.objectGrace = time.Second
 	owner := uuid.NewString()
 	e := newExecution(owner, "f", baseTime, domain.StatusRunning)
 	if err := s.Create(ctx, e); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/faasplatform/faas/api/apitest"
@@ -30,11 +31,14 @@ type env struct {
 
 // newEnv starts the API and, unless workers is 0, that many workers each
 // running up to maxConcurrent executions.
-func newEnv(t *testing.T, workers, maxConcurrent int) *env {
+func newEnv(t testing.TB, workers, maxConcurrent int) *env {
 	t.Helper()
 	dockertest.RequireDocker(t)
 	st := apitest.NewStack(t)
 	st.Deps.WaitTimeout = 40 * time.Second
+	if _, ok := t.(*testing.B); ok {
+		st.Core.Logger = zap.NewNop() // benchmarks print every log line
+	}
 	base := st.Serve(t)
 	e := &env{Fixture: apitest.NewFixture(t, base, st.Secret), stack: st, base: base, workerID: "t" + randHex(4)}
 	for i := 0; i < workers; i++ {
@@ -44,7 +48,7 @@ func newEnv(t *testing.T, workers, maxConcurrent int) *env {
 }
 
 // startWorker runs platform.RunWorker until the test ends.
-func (e *env) startWorker(t *testing.T, id string, maxConcurrent int) {
+func (e *env) startWorker(t testing.TB, id string, maxConcurrent int) {
 	t.Helper()
 	cfg, err := config.Load(func(k string) string {
 		return map[string]string{
@@ -63,7 +67,11 @@ func (e *env) startWorker(t *testing.T, id string, maxConcurrent int) {
 	t.Cleanup(func() { dockertest.WaitNoContainers(t, docker.LabelWorkerID, id, 10*time.Second) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- platform.RunWorker(ctx, cfg, zaptest.NewLogger(t).Named(id)) }()
+	log := zaptest.NewLogger(t).Named(id)
+	if _, ok := t.(*testing.B); ok {
+		log = zap.NewNop()
+	}
+	go func() { done <- platform.RunWorker(ctx, cfg, log) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -90,7 +98,7 @@ func (e *env) startWorker(t *testing.T, id string, maxConcurrent int) {
 }
 
 // function creates a function of u running a busybox script.
-func (e *env) function(t *testing.T, u *apitest.User, name, script string, fields map[string]any) string {
+func (e *env) function(t testing.TB, u *apitest.User, name, script string, fields map[string]any) string {
 	t.Helper()
 	img := dockertest.BuildBusyboxImage(t, "e2e-"+name, script)
 	f := map[string]any{"image_url": img, "timeout": 20, "memory_mb": 64}
@@ -125,7 +133,7 @@ func (x execution) output() string {
 }
 
 // run starts an execution synchronously and returns what the API answered.
-func (e *env) run(t *testing.T, u *apitest.User, fn string, input any) (int, execution) {
+func (e *env) run(t testing.TB, u *apitest.User, fn string, input any) (int, execution) {
 	t.Helper()
 	r := e.Do(t, http.MethodPost, "/api/v1/executions?wait=true", u.Token, map[string]any{"function_id": fn, "input": input})
 	var x execution
@@ -134,7 +142,7 @@ func (e *env) run(t *testing.T, u *apitest.User, fn string, input any) (int, exe
 }
 
 // get reads an execution.
-func (e *env) get(t *testing.T, u *apitest.User, id string) execution {
+func (e *env) get(t testing.TB, u *apitest.User, id string) execution {
 	t.Helper()
 	r := e.Do(t, http.MethodGet, "/api/v1/executions/"+id, u.Token, nil)
 	if r.Status != http.StatusOK {
@@ -146,7 +154,7 @@ func (e *env) get(t *testing.T, u *apitest.User, id string) execution {
 }
 
 // waitStatus polls until the execution's status is one of want.
-func (e *env) waitStatus(t *testing.T, u *apitest.User, id string, d time.Duration, want ...string) execution {
+func (e *env) waitStatus(t testing.TB, u *apitest.User, id string, d time.Duration, want ...string) execution {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var x execution

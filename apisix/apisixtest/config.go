@@ -205,8 +205,24 @@ type Config struct {
 	// ClientMaxBodySize is nginx_config.http.client_max_body_size in bytes
 	// (0: nginx's check is off).
 	ClientMaxBodySize int64
+	// ServerSnippet is nginx_config.http_server_configuration_snippet: nginx
+	// configuration APISIX copies into the server block that serves the routes.
+	ServerSnippet string
+	// ErrorPages are the answers ServerSnippet's error_page directives give
+	// instead of nginx's HTML pages, by status (see ErrorPage).
+	ErrorPages map[int]ErrorPage
 	// Plugins is the "plugins" list (the plugins APISIX loads).
 	Plugins []string
+}
+
+// EmulatorOptions are the Options that make the emulator's nginx behave as
+// this config.yaml asks: its client_max_body_size and its error pages.
+func (c *Config) EmulatorOptions() Options {
+	o := Options{ClientMaxBodySize: c.ClientMaxBodySize, ErrorPages: c.ErrorPages}
+	if o.ClientMaxBodySize == 0 {
+		o.ClientMaxBodySize = NoBodyLimit
+	}
+	return o
 }
 
 // LoadConfig reads an APISIX config.yaml.
@@ -235,8 +251,9 @@ func ParseConfig(data []byte) (*Config, error) {
 			Cmd []string `json:"cmd"`
 		} `json:"ext-plugin"`
 		NginxConfig struct {
-			Envs []string `json:"envs"`
-			HTTP struct {
+			Envs          []string `json:"envs"`
+			ServerSnippet string   `json:"http_server_configuration_snippet"`
+			HTTP          struct {
 				ClientMaxBodySize json.RawMessage `json:"client_max_body_size"`
 			} `json:"http"`
 		} `json:"nginx_config"`
@@ -261,6 +278,14 @@ func ParseConfig(data []byte) (*Config, error) {
 			return nil, fmt.Errorf("nginx_config.http.client_max_body_size: %w", err)
 		}
 		cfg.ClientMaxBodySize = n
+	}
+	cfg.ServerSnippet = doc.NginxConfig.ServerSnippet
+	if cfg.ServerSnippet != "" {
+		pages, err := parseErrorPages(cfg.ServerSnippet)
+		if err != nil {
+			return nil, fmt.Errorf("nginx_config.http_server_configuration_snippet: %w", err)
+		}
+		cfg.ErrorPages = pages
 	}
 	return cfg, nil
 }
