@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -332,12 +333,14 @@ func TestConfigYAML(t *testing.T) {
 		{"ext-plugin.cmd runs faas plugin", slices.Equal(cfg.ExtPluginCmd, []string{"/usr/local/bin/faas", "plugin"}), cfg.ExtPluginCmd},
 		{"plugins include cors, limit-count, ext-plugin-post-req",
 			slices.Contains(cfg.Plugins, "cors") && slices.Contains(cfg.Plugins, "limit-count") && slices.Contains(cfg.Plugins, apisixtest.PluginName), cfg.Plugins},
-		// Above the plugin's max, so that bodies just over it get the
-		// plugin's JSON 413 and not nginx's HTML one.
-		{"client_max_body_size above the plugin's max_body_bytes", cfg.ClientMaxBodySize > plugin.MaxMaxBodyBytes, cfg.ClientMaxBodySize},
-		// The contract's limit for a JSON body; far below the 16 MiB a frame
-		// can carry, so a chunked body read by the plugin always fits.
-		{"client_max_body_size at most 1 MiB", cfg.ClientMaxBodySize > 0 && cfg.ClientMaxBodySize <= 1024*kib, cfg.ClientMaxBodySize},
+		// Runner v0.5.0 reads a frame with one read(2): a body frame over
+		// about 214 KiB breaks the call. nginx must never hand it one.
+		{"client_max_body_size set, below the runner's ~214 KiB single read",
+			cfg.ClientMaxBodySize > 0 && cfg.ClientMaxBodySize < 214*kib, cfg.ClientMaxBodySize},
+		// Not below the plugin's max: every body the plugin accepts passes
+		// nginx (a chunked one of exactly max_body_bytes, too).
+		{"client_max_body_size at least the plugin's max_body_bytes",
+			cfg.ClientMaxBodySize >= plugin.DefaultMaxBodyBytes && cfg.ClientMaxBodySize >= plugin.MaxMaxBodyBytes, cfg.ClientMaxBodySize},
 		{"the emulator's default is config.yaml's", cfg.ClientMaxBodySize == apisixtest.DefaultClientMaxBodySize, cfg.ClientMaxBodySize},
 	}
 	for _, c := range checks {
@@ -349,6 +352,76 @@ func TestConfigYAML(t *testing.T) {
 		if !slices.Contains(cfg.Envs, name) {
 			t.Errorf("config.yaml: nginx_config.envs lacks %s: the runner would not see it", name)
 		}
+	}
+}
+
+// TestNginx413IsTheContractsJSON checks the error page that replaces nginx's
+// HTML 413 (a chunked body over client_max_body_size): the contract's error
+// envelope as JSON, the same bytes as the plugin's own 413.
+func TestNginx413IsTheContractsJSON(t *testing.T) {
+	cfg := loadConfig(t)
+	if !strings.Contains(cfg.ServerSnippet, "error_page 413 @") {
+		t.Fatalf("config.yaml: nginx_config.http_server_configuration_snippet has no error_page 413 to a named location:\n%s", cfg.ServerSnippet)
+	}
+	page, ok := cfg.ErrorPages[413]
+	if !ok {
+		t.Fatalf("config.yaml: no error page for 413 (pages %v)", cfg.ErrorPages)
+	}
+	if page.Status != 413 {
+		t.Errorf("the 413 page answers status %d", page.Status)
+	}
+	if page.ContentType != "application/json" {
+		t.Errorf("the 413 page's Content-Type is %q, want application/json (default_type)", page.ContentType)
+	}
+	var env map[string]map[string]any
+	dec := json.NewDecoder(bytes.NewReader(page.Body))
+	dec.DisallowUnknownFields()
+	if err := json.Unmarshal(page.Body, &env); err != nil {
+		t.Fatalf("the 413 page is not JSON: %v\n%s", err, page.Body)
+	}
+	e := env["error"]
+	if len(env) != 1 || len(e) != 2 || e["code"] != "payload_too_large" {
+		t.Errorf(`the 413 page is not {"error":{"code":"payload_too_large","message":"..."}}: %s`, page.Body)
+	}
+	if msg, _ := e["message"].(string); msg == "" {
+		t.Errorf("the 413 page has no message: %s", page.Body)
+	}
+	if want := plugin.PayloadTooLargeBody(plugin.DefaultMaxBodyBytes); !bytes.Equal(page.Body, want) {
+		t.Errorf("the 413 page differs from the plugin's 413:\n got %s\nwant %s", page.Body, want)
+	}
+	if !strings.Contains(string(page.Body), strconv.FormatInt(cfg.ClientMaxBodySize, 10)) {
+		t.Errorf("the 413 page does not name the limit, %d bytes: %s", cfg.ClientMaxBodySize, page.Body)
+	}
+}
+
+// TestBrokenServerSnippetsFail makes sure config.yaml's snippet is really
+// read: each case breaks it, and LoadConfig's parse must say so.
+func TestBrokenServerSnippetsFail(t *testing.T) {
+	data, err := os.ReadFile(configFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const target = "@faas_413"
+	if strings.Count(string(data), target) != 2 {
+		t.Fatalf("%s: want %s twice (error_page and location)", configFile, target)
+	}
+	cases := []struct{ name, from, to, want string }{
+		{"error_page to an unknown location", "error_page 413 " + target, "error_page 413 @nowhere", "not a named location"},
+		{"no return", "return 413", "add_header X-A", "not emulated"},
+		{"unterminated string", "}}';", "}};", "unterminated"},
+		{"missing semicolon", "default_type application/json;", "default_type application/json", "default_type"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			broken := strings.Replace(string(data), tc.from, tc.to, 1)
+			if broken == string(data) {
+				t.Fatalf("%q not found in %s", tc.from, configFile)
+			}
+			_, err := apisixtest.ParseConfig([]byte(broken))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
 	}
 }
 

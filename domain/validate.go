@@ -58,7 +58,7 @@ func ValidateFunctionName(s string) error {
 // ValidateImageRef checks a Docker image reference such as
 // "registry:5000/team/echo:1.2" or "echo@sha256:...".
 func ValidateImageRef(s string) error {
-	if s == "" || len(s) > 255 || !imageRefRe.MatchString(s) {
+	if s == "" || len(s) > 255 || !imageRefRe.MatchString(s) || upperCaseRepository(s) {
 		return Invalid("image_url must be a valid Docker image reference, e.g. 'faas-examples/echo:latest'")
 	}
 	return nil
@@ -121,4 +121,15 @@ func ValidateFunction(f *Function) error {
 		}
 	}
 	return nil
+}
+
+// upperCaseRepository reports a first component with upper-case letters that
+// Docker does not read as a registry host (no '.' or ':', not "localhost"):
+// Docker refuses such names ("repository name must be lowercase").
+func upperCaseRepository(ref string) bool {
+	first, _, found := strings.Cut(ref, "/")
+	if !found || strings.ContainsAny(first, ".:") || first == "localhost" {
+		return false
+	}
+	return strings.ToLower(first) != first
 }

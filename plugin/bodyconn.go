@@ -35,6 +35,11 @@ import (
 // runner's request type, reached with reflect; runnerConn checks the field's
 // name and type and returns nil if they ever change, and the plugin then
 // falls back to Request.Body.
+//
+// Bodies are kept under the single-read limit anyway, as a second line of
+// defence: apisix/config.yaml sets nginx's client_max_body_size to 200k
+// (DefaultMaxBodyBytes, below the ~214 KiB a single read can carry), so
+// neither this read nor the runner's fallback ever gets a larger body frame.
 
 var netConnType = reflect.TypeOf((*net.Conn)(nil)).Elem()
 

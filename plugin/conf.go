@@ -15,7 +15,8 @@ const (
 	// route's conf does not say otherwise: 200 KiB. The contract caps an
 	// execution's input at 192 KiB (196,608 bytes); the 8 KiB above it leave room
 	// for the JSON around the input, so that a request with a 192 KiB input gets
-	// the API's own answer and not the plugin's 413.
+	// the API's own answer and not the plugin's 413. apisix/config.yaml sets
+	// nginx's client_max_body_size to the same 200k.
 	DefaultMaxBodyBytes = 200 << 10
 
 	// MaxMaxBodyBytes is the highest max_body_bytes a conf may set. Runner

@@ -14,7 +14,9 @@
 // plugin works around; see /work/shared/apisix/ext-plugin-protocol.md:
 //   - a body is asked for with an ExtraInfo round trip to APISIX: the plugin
 //     checks Content-Length against Conf.MaxBodyBytes first and never asks
-//     for a body it would refuse, nor for a request that has none;
+//     for a body it would refuse, nor for a request that has none (nginx's
+//     client_max_body_size, 200k in apisix/config.yaml, cuts a chunked body
+//     first, with a JSON 413 of the same body as the plugin's);
 //   - the runner reads a frame with a single read(2), which breaks on bodies
 //     over ~214 KiB and, now and then, on any body over one socket chunk
 //     (36 KiB): the plugin reads the body frame itself, whole (bodyconn.go),
@@ -161,8 +163,7 @@ func (p *Plugin) serve(c Conf, r pkgHTTP.Request) (resp *answer, brokenConn erro
 		return nil, errConnBroken{err}
 	}
 	if tooLarge {
-		return errorAnswer(http.StatusRequestEntityTooLarge, "payload_too_large",
-			fmt.Sprintf("request body exceeds %d bytes; send large data as an object", c.MaxBodyBytes)), nil
+		return tooLargeAnswer(c.MaxBodyBytes), nil
 	}
 
 	req := buildRequest(r, path, hdr, body)
@@ -171,14 +172,32 @@ func (p *Plugin) serve(c Conf, r pkgHTTP.Request) (resp *answer, brokenConn erro
 
 var errBadContentLength = errors.New("invalid Content-Length")
 
+// tooLargeAnswer is the plugin's 413 for a body over maxBodyBytes.
+func tooLargeAnswer(maxBodyBytes int64) *answer {
+	return errorAnswer(http.StatusRequestEntityTooLarge, "payload_too_large",
+		fmt.Sprintf("request body exceeds %d bytes; send large data as an object", maxBodyBytes))
+}
+
+// PayloadTooLargeBody is the JSON body of the plugin's 413 answer when a
+// route's max_body_bytes is maxBodyBytes (Content-Type application/json).
+// The error page apisix/config.yaml gives nginx's own 413 (a body over
+// client_max_body_size) is this body for DefaultMaxBodyBytes, so a client
+// gets the same answer whichever of the two refuses its body.
+func PayloadTooLargeBody(maxBodyBytes int64) []byte {
+	return append([]byte(nil), tooLargeAnswer(maxBodyBytes).body...)
+}
+
 // readBody returns the request body, or tooLarge when it exceeds the limit.
 // The size is checked from Content-Length before the body is asked for, so
-// that an oversized body never travels to the runner. A body sent without
-// Content-Length (chunked) is asked for, then measured; nginx's
-// client_max_body_size (1m in apisix/config.yaml) bounds it. The body frame
-// is read whole on the runner's connection (fetchBody), or with the runner's
-// own single read if that connection cannot be reached. A read error means
-// the connection's framing is lost.
+// that an oversized body never travels to the runner (nor is read by nginx:
+// APISIX-Runtime checks client_max_body_size only when a body is read). A
+// body sent without Content-Length (chunked) is asked for, then measured;
+// nginx's client_max_body_size (200k in apisix/config.yaml, equal to
+// DefaultMaxBodyBytes) bounds it first: over it, nginx ends the request with
+// its own JSON 413 while the plugin waits for the body, and the read fails.
+// The body frame is read whole on the runner's connection (fetchBody), or
+// with the runner's own single read if that connection cannot be reached. A
+// read error means the connection's framing is lost.
 func (p *Plugin) readBody(c Conf, r pkgHTTP.Request, hdr http.Header) (body []byte, tooLarge bool, err error) {
 	cl := hdr.Get("Content-Length")
 	te := hdr.Get("Transfer-Encoding")

@@ -8,11 +8,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/faasplatform/faas/apisix/apisixtest"
 	"github.com/faasplatform/faas/docker/dockertest"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	apisixtest.CleanupBuilds()
 	if err := dockertest.Cleanup(); err != nil {
 		fmt.Fprintln(os.Stderr, "remove test images:", err)
 		code = 1

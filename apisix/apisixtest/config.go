@@ -51,6 +51,8 @@ type Route struct {
 	URI     string   // "uri"; a trailing "*" matches any rest
 	URIs    []string // "uris"
 	Methods []string // empty: every method
+	// Priority orders routes with the same uri (higher first; default 0).
+	Priority int
 	// Plugins holds every plugin's settings as raw JSON.
 	Plugins map[string]json.RawMessage
 	// ExtConf is plugins.ext-plugin-post-req.conf, nil without that plugin.
@@ -93,6 +95,7 @@ func ParseRoutes(data []byte) ([]Route, error) {
 			URI         string                     `json:"uri"`
 			URIs        []string                   `json:"uris"`
 			Methods     []string                   `json:"methods"`
+			Priority    int                        `json:"priority"`
 			Plugins     map[string]json.RawMessage `json:"plugins"`
 			Upstream    json.RawMessage            `json:"upstream"`
 			UpstreamID  json.RawMessage            `json:"upstream_id"`
@@ -114,7 +117,7 @@ func ParseRoutes(data []byte) ([]Route, error) {
 			continue // disabled route
 		}
 		rt := Route{
-			ID: idString(r.ID), URI: r.URI, URIs: r.URIs, Methods: r.Methods, Plugins: r.Plugins,
+			ID: idString(r.ID), URI: r.URI, URIs: r.URIs, Methods: r.Methods, Priority: r.Priority, Plugins: r.Plugins,
 			HasUpstream: r.Upstream != nil || r.UpstreamID != nil || r.ServiceID != nil,
 		}
 		if rt.ID == "" {

@@ -24,12 +24,16 @@
 //     time; a pooled connection the runner closed is dropped, not reused,
 //     and a connection is closed after any error.
 //
-// Around the plugin it emulates what our routes use: route matching (uri with
-// a trailing "*", methods), nginx's client_max_body_size (a Content-Length
-// over it gets nginx's HTML 413 before any plugin), cors (OPTIONS answered
-// 200 in the rewrite phase; CORS headers on every answer of the route) and
-// limit-count (policy local, fixed window, quota headers, rejected_code with
-// {"error_msg": rejected_msg}).
+// Around the plugin it emulates what our routes use: route matching (radixtree
+// order: full uri, then the longest prefix "/x*", then priority; methods),
+// nginx's client_max_body_size as APISIX-Runtime applies it (delayed until
+// the body is read: a Content-Length or chunked body over it ends the
+// request with nginx's 413 when the runner asks for the body), nginx's error
+// pages (its HTML page, or the answer an error_page of config.yaml's
+// http_server_configuration_snippet gives: Config.ErrorPages), cors (OPTIONS
+// answered 200 in the rewrite phase; CORS headers on every answer of the
+// route but error_page ones) and limit-count (policy local, fixed window,
+// quota headers, rejected_code with {"error_msg": rejected_msg}).
 //
 // Typical use, with the real binary, from a test in a package directory (so
 // the repository's apisix/ folder is "../apisix"; TestMain calls
@@ -42,7 +46,9 @@
 //	r := apisixtest.StartRunner(t, bin, []string{"plugin"}, env) // stopped when the test ends
 //	routes, err := apisixtest.LoadRoutes("../apisix/apisix.yaml")
 //	...
-//	emu := apisixtest.NewWithOptions(r.SocketPath(), apisixtest.Options{Logf: t.Logf}, routes...)
+//	opts := cfg.EmulatorOptions() // config.yaml's body limit and error pages
+//	opts.Logf = t.Logf
+//	emu := apisixtest.NewWithOptions(r.SocketPath(), opts, routes...)
 //	srv := httptest.NewServer(emu) // or emu.Do(req), emu.URL()
 //	t.Cleanup(func() { srv.Close(); emu.Close() })
 //	...

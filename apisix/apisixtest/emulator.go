@@ -24,8 +24,8 @@ import (
 
 // DefaultClientMaxBodySize is nginx's client_max_body_size the emulator uses
 // by default: the value of nginx_config.http.client_max_body_size in
-// apisix/config.yaml (a test keeps the two equal).
-const DefaultClientMaxBodySize = 1 << 20
+// apisix/config.yaml, 200k (a test keeps the two equal).
+const DefaultClientMaxBodySize = 200 << 10
 
 // NoBodyLimit as Options.ClientMaxBodySize turns nginx's check off.
 const NoBodyLimit = -1
@@ -40,12 +40,21 @@ const maxReqEntries = 100
 
 // Options tune the emulator; the zero value means APISIX's defaults.
 type Options struct {
-	// ClientMaxBodySize is nginx's client_max_body_size in bytes: a request
-	// whose Content-Length is larger gets nginx's 413 before any plugin runs;
-	// a body without Content-Length is cut at this size when the runner asks
-	// for it, which also ends in nginx's 413. 0 means
-	// DefaultClientMaxBodySize, NoBodyLimit no check.
+	// ClientMaxBodySize is nginx's client_max_body_size in bytes. APISIX 3.x
+	// runs on APISIX-Runtime with apisix_delay_client_max_body_check on, so
+	// the check happens when the body is read (the runner asks for it), not
+	// when the request arrives: a Content-Length over the limit, or a
+	// chunked body growing past it, then ends the request with nginx's 413
+	// (and the call to the runner is abandoned). A request whose body is
+	// never read is not checked. 0 means DefaultClientMaxBodySize,
+	// NoBodyLimit no check.
 	ClientMaxBodySize int64
+	// ErrorPages replace nginx's HTML error pages, by status, as the
+	// error_page directives of config.yaml's http_server_configuration_snippet
+	// do (Config.ErrorPages; Config.EmulatorOptions sets both fields). Such a
+	// page is served by a named location, without APISIX's header filter: no
+	// cors headers, no _meta.error_response.
+	ErrorPages map[int]ErrorPage
 	// ConnectTimeout, SendTimeout and ReadTimeout are the cosocket timeouts
 	// APISIX uses for the runner: 1 s, 60 s and 60 s. Any of them expiring
 	// gives the client 503.
@@ -241,6 +250,12 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	// errorPage: served by an error_page's named location, which runs no
+	// APISIX phase (no cors headers).
+	errorPage bool
+	// nginxExit: nginx ended the request itself while reading the body for
+	// a plugin, so no plugin's _meta.error_response applies.
+	nginxExit bool
 }
 
 // ServeHTTP answers r as APISIX would.
@@ -254,18 +269,15 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Emulator) handle(r *http.Request) *response {
-	// nginx checks Content-Length against client_max_body_size when it finds
-	// the location, before any phase of APISIX runs (no plugin headers).
-	if max := e.opts.ClientMaxBodySize; max > 0 && r.ContentLength > max {
-		return nginxPage(http.StatusRequestEntityTooLarge)
-	}
+	// No client_max_body_size check here: APISIX-Runtime delays it until
+	// the body is read (see Options.ClientMaxBodySize and bodySource).
 	uri := nginxURI(r.URL.Path)
 	rt := e.match(r.Method, uri)
 	if rt == nil {
 		return apisixJSON(http.StatusNotFound, "404 Route Not Found")
 	}
 	resp := e.phases(rt, r, uri)
-	if rt.CORS != nil {
+	if rt.CORS != nil && !resp.errorPage {
 		corsHeaders(rt.CORS, r, resp.header)
 	}
 	return resp
@@ -305,12 +317,12 @@ func (e *Emulator) proceed(rt *route, r *http.Request, uri string) *response {
 	}
 	if !rt.HasUpstream {
 		e.logf("missing upstream configuration in Route or Service (route %s)", rt.ID)
-		return nginxPage(http.StatusServiceUnavailable)
+		return e.nginxPage(http.StatusServiceUnavailable)
 	}
 	h := e.opts.Upstreams[rt.ID]
 	if h == nil {
 		e.logf("route %s: the emulator has no upstream handler for it", rt.ID)
-		return nginxPage(http.StatusBadGateway)
+		return e.nginxPage(http.StatusBadGateway)
 	}
 	return proxy(h, r, rewrite)
 }
@@ -363,10 +375,11 @@ func proxy(h http.Handler, r *http.Request, rw *callResult) *response {
 
 // pluginExit is APISIX's run_plugin after a plugin ended the request: with
 // a status >= 400, the plugin's _meta.error_response, if any, replaces the
-// body (the headers the plugin set stay).
+// body (the headers the plugin set stay); not when nginx itself ended the
+// request (a body over client_max_body_size).
 func pluginExit(rt *route, plugin string, resp *response) *response {
 	body, ok := rt.ErrorResponses[plugin]
-	if !ok || resp.status < 400 {
+	if !ok || resp.status < 400 || resp.nginxExit {
 		return resp
 	}
 	h := resp.header.Clone()
@@ -376,10 +389,16 @@ func pluginExit(rt *route, plugin string, resp *response) *response {
 	return &response{status: resp.status, header: h, body: body}
 }
 
-// match finds the route for a method and (normalized) uri.
+// match finds the route for a method and (normalized) uri as APISIX's
+// radixtree router does: a full match before any prefix match ("/x*"), a
+// longer prefix before a shorter one, then the higher priority, then the
+// order of the file. A route whose methods do not allow the request's is
+// passed over, so a shorter prefix may still match.
 func (e *Emulator) match(method, uri string) *route {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var best *route
+	bestRank := -1 // full match: len(uri)+1; prefix match: the prefix's length
 	for _, rt := range e.routes {
 		if len(rt.Methods) > 0 && !containsFold(rt.Methods, method) {
 			continue
@@ -388,17 +407,24 @@ func (e *Emulator) match(method, uri string) *route {
 		if rt.URI != "" {
 			uris = append([]string{rt.URI}, uris...)
 		}
+		rank := -1
 		for _, u := range uris {
 			if prefix, ok := strings.CutSuffix(u, "*"); ok {
-				if strings.HasPrefix(uri, prefix) {
-					return rt
+				if strings.HasPrefix(uri, prefix) && len(prefix) > rank {
+					rank = len(prefix)
 				}
 			} else if uri == u {
-				return rt
+				rank = len(uri) + 1
 			}
 		}
+		if rank < 0 {
+			continue
+		}
+		if rank > bestRank || (rank == bestRank && rt.Priority > best.Priority) {
+			best, bestRank = rt, rank
+		}
 	}
-	return nil
+	return best
 }
 
 func containsFold(list []string, s string) bool {
@@ -435,7 +461,7 @@ func (e *Emulator) communicate(rt *route, r *http.Request, uri string) (*respons
 		switch {
 		case err == nil && res.action == hrc.ActionStop:
 			e.stops.Add(1)
-			return stopResponse(res), nil
+			return e.stopResponse(res), nil
 		case err == nil:
 			if res.action == hrc.ActionRewrite {
 				e.rewrites.Add(1)
@@ -444,19 +470,23 @@ func (e *Emulator) communicate(rt *route, r *http.Request, uri string) (*respons
 		case errors.Is(err, errBodyTooLarge):
 			e.failures.Add(1)
 			e.logf("client intended to send too large body")
-			return nginxPage(http.StatusRequestEntityTooLarge), nil
+			resp := e.nginxPage(http.StatusRequestEntityTooLarge)
+			resp.nginxExit = true
+			return resp, nil
 		case errors.Is(err, errBadBody):
 			e.failures.Add(1)
 			e.logf("reading the client's body: %v", err)
-			return nginxPage(http.StatusBadRequest), nil
+			resp := e.nginxPage(http.StatusBadRequest)
+			resp.nginxExit = true
+			return resp, nil
 		case errors.Is(err, errUnknownMethod):
 			e.failures.Add(1)
 			e.logf("lua runtime error: %v", err)
-			return nginxPage(http.StatusInternalServerError), nil
+			return e.nginxPage(http.StatusInternalServerError), nil
 		case !errors.Is(err, errConfTokenNotFound):
 			e.failures.Add(1)
 			e.logf("%v", err)
-			return nginxPage(http.StatusServiceUnavailable), nil
+			return e.nginxPage(http.StatusServiceUnavailable), nil
 		}
 		e.retries.Add(1)
 		e.logf("refresh cache and try again")
@@ -464,7 +494,7 @@ func (e *Emulator) communicate(rt *route, r *http.Request, uri string) (*respons
 	}
 	e.failures.Add(1)
 	e.logf("%v", err)
-	return nginxPage(http.StatusServiceUnavailable), nil
+	return e.nginxPage(http.StatusServiceUnavailable), nil
 }
 
 var (
@@ -644,7 +674,9 @@ func (e *Emulator) checkin(c *rpcConn) {
 }
 
 // bodySource reads the client's body once, when the runner asks for it, as
-// nginx does for ngx.req.read_body, enforcing client_max_body_size.
+// nginx does for ngx.req.read_body, enforcing client_max_body_size the way
+// APISIX-Runtime's delayed check does: a Content-Length over the limit fails
+// at once, without reading; a chunked body fails as soon as it passes it.
 type bodySource struct {
 	r    *http.Request
 	max  int64
@@ -658,6 +690,10 @@ func (b *bodySource) get() ([]byte, error) {
 		return b.data, b.err
 	}
 	b.done = true
+	if b.max > 0 && b.r.ContentLength > b.max {
+		b.err = errBodyTooLarge
+		return nil, b.err
+	}
 	if b.r.Body == nil {
 		return nil, nil
 	}
@@ -834,8 +870,9 @@ func variable(rt *route, r *http.Request, uri, name string) []byte {
 
 // stopResponse is APISIX's handling of a Stop: each header set in turn (so a
 // repeated name keeps its last value), status 0 is 200, and an empty body
-// with an error status becomes nginx's HTML page.
-func stopResponse(res callResult) *response {
+// with an error status becomes nginx's page for it (its HTML page, or the
+// error_page of the configuration).
+func (e *Emulator) stopResponse(res callResult) *response {
 	status := res.status
 	if status == 0 {
 		status = http.StatusOK
@@ -849,15 +886,37 @@ func stopResponse(res callResult) *response {
 		}
 	}
 	if len(res.body) == 0 && status >= 400 {
-		page := nginxPage(status)
-		h.Set("Content-Type", page.header.Get("Content-Type"))
-		return &response{status: status, header: h, body: page.body}
+		page := e.nginxPage(status)
+		for k, v := range page.header {
+			h[k] = v
+		}
+		return &response{status: page.status, header: h, body: page.body, errorPage: page.errorPage}
 	}
 	return &response{status: status, header: h, body: res.body}
 }
 
-// nginxPage is nginx's built-in error page for status: HTML, no JSON.
-func nginxPage(status int) *response {
+// nginxPage is nginx's answer when a request ends with an error status and
+// no body (a "special response"): the configured error page for the status
+// (Options.ErrorPages), else nginx's built-in HTML page. As nginx does, it
+// closes the client's connection after a 400, 413 or 500.
+func (e *Emulator) nginxPage(status int) *response {
+	var resp *response
+	if page, ok := e.opts.ErrorPages[status]; ok {
+		h := http.Header{}
+		h.Set("Content-Type", page.ContentType)
+		resp = &response{status: page.Status, header: h, body: append([]byte(nil), page.Body...), errorPage: true}
+	} else {
+		resp = htmlPage(status)
+	}
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusInternalServerError:
+		resp.header.Set("Connection", "close")
+	}
+	return resp
+}
+
+// htmlPage is nginx's built-in error page for status: HTML, no JSON.
+func htmlPage(status int) *response {
 	text := http.StatusText(status)
 	switch status {
 	case http.StatusRequestEntityTooLarge:
@@ -943,7 +1002,7 @@ func (e *Emulator) limitCount(rt *route, r *http.Request, uri string) (http.Head
 	if lc.RejectedMsg != "" {
 		resp = apisixJSON(code, lc.RejectedMsg)
 	} else {
-		resp = nginxPage(code)
+		resp = e.nginxPage(code)
 	}
 	for k, v := range h {
 		resp.header[k] = v

@@ -1,0 +1,212 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faasplatform/faas/api/apitest"
+	"github.com/faasplatform/faas/apisix/apisixtest"
+	"github.com/faasplatform/faas/docker/dockertest"
+)
+
+// upProcess is a running `faas up`.
+type upProcess struct {
+	cmd    *exec.Cmd
+	base   string // http://host:port
+	stderr *strings.Builder
+	done   chan error
+}
+
+var upLine = regexp.MustCompile(`API on (http://[^/ ]+)/api/v1`)
+
+// startUp runs `faas up` with env (on top of this process's environment)
+// and waits for the line that says where it listens.
+func startUp(t *testing.T, bin string, env ...string) *upProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "up")
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &upProcess{cmd: cmd, stderr: &strings.Builder{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := upLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	select {
+	case p.base = <-found:
+	case err := <-p.done:
+		t.Fatalf("faas up exited at start: %v\n%s", err, p.stderr)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("faas up did not say where it listens\n%s", p.stderr)
+	}
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *upProcess) stop(t *testing.T) {
+	t.Helper()
+	children := childPIDs(p.cmd.Process.Pid)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("faas up exited with %v after SIGTERM\n%s", err, p.stderr)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("faas up did not stop within 60 s of SIGTERM")
+	}
+	for _, pid := range children {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("child process %d (a worker) still runs after faas up stopped", pid)
+		}
+	}
+}
+
+// childPIDs lists the direct children of pid (the worker processes).
+func childPIDs(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(s); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// TestUpRunsThePlatformAndKeepsDataAcrossRestarts runs the real binary as a
+// user would: `faas up` with an embedded NATS, a gateway and worker
+// processes, an execution in a real container, a clean stop on SIGTERM, and
+// a restart on the same DATA_DIR where the data and the tokens still hold.
+func TestUpRunsThePlatformAndKeepsDataAcrossRestarts(t *testing.T) {
+	dockertest.RequireDocker(t)
+	bin := apisixtest.GoBuild(t, "github.com/faasplatform/faas/cmd/faas")
+	data := t.TempDir()
+	env := []string{"SERVER_ADDRESS=127.0.0.1:0", "NATS_LISTEN=127.0.0.1:0", "MIN_WORKERS=2",
+		"DATA_DIR=" + data, "LOG_LEVEL=warn", "JWT_SECRET=", "NATS_URL="}
+	up := startUp(t, bin, env...)
+
+	r := apitest.Do(t, up.base, http.MethodGet, "/api/v1/health", "", nil, nil)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"docker":"ok"`) || !strings.Contains(string(r.Body), `"nats":"ok"`) {
+		t.Fatalf("health: %d %s", r.Status, r.Body)
+	}
+	secretFile := filepath.Join(data, "jwt_secret")
+	st, err := os.Stat(secretFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("generated secret %s: %v, mode %v; want 0600", secretFile, err, st.Mode())
+	}
+	secret, _ := os.ReadFile(secretFile)
+	fx := apitest.NewFixture(t, up.base, secret)
+	u := fx.Register(t, "upuser")
+	img := dockertest.BuildBusyboxImage(t, "up-upper", "tr a-z A-Z")
+	fn := fx.CreateFunction(t, u, "upper", map[string]any{"image_url": img, "timeout": 20, "memory_mb": 32})
+
+	var workers struct {
+		Workers []struct{ ID string }
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(workers.Workers) < 2 && time.Now().Before(deadline) {
+		apitest.Do(t, up.base, http.MethodGet, "/api/v1/workers/status", u.Token, nil, nil).Decode(t, &workers)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(workers.Workers) != 2 || len(childPIDs(up.cmd.Process.Pid)) != 2 {
+		t.Fatalf("workers %+v, child processes %v; want 2 of each", workers.Workers, childPIDs(up.cmd.Process.Pid))
+	}
+
+	r = apitest.Do(t, up.base, http.MethodPost, "/api/v1/executions?wait=true", u.Token, map[string]any{"function_id": fn, "input": "loud"}, nil)
+	var x execution
+	r.Decode(t, &x)
+	if r.Status != http.StatusOK || x.Status != "complete" || x.output() != "LOUD" {
+		t.Fatalf("execution through faas up: %d %s", r.Status, r.Body)
+	}
+	up.stop(t)
+
+	// Same DATA_DIR: the user, its function, its execution and its token
+	// survive; the generated secret is reused, not replaced.
+	again := startUp(t, bin, env...)
+	defer again.stop(t)
+	if s2, _ := os.ReadFile(secretFile); string(s2) != string(secret) {
+		t.Fatal("the generated JWT secret changed across a restart")
+	}
+	fx2 := apitest.NewFixture(t, again.base, secret)
+	if r := fx2.Do(t, http.MethodGet, "/api/v1/functions/"+fn, u.Token, nil); r.Status != http.StatusOK {
+		t.Fatalf("function after restart with the old token: %d %s", r.Status, r.Body)
+	}
+	if tok := fx2.Login(t, u.Username, u.Password); tok == "" {
+		t.Fatal("login after restart")
+	}
+	var x2 execution
+	fx2.Do(t, http.MethodGet, "/api/v1/executions/"+x.ID, u.Token, nil).Decode(t, &x2)
+	if x2.Status != "complete" || x2.output() != "LOUD" {
+		t.Fatalf("execution after restart: %+v", x2)
+	}
+}
+
+// TestUpRefusesBadConfiguration: a bad value stops the process at start with
+// a message naming the variable.
+func TestUpRefusesBadConfiguration(t *testing.T) {
+	bin := apisixtest.GoBuild(t, "github.com/faasplatform/faas/cmd/faas")
+	cases := []struct{ key, val string }{
+		{"SERVER_ADDRESS", "nonsense"},
+		{"MAX_WORKERS", "0"},
+		{"TOKEN_EXPIRATION", "forever"},
+		{"JWT_SECRET", "too-short"},
+		{"NATS_URL", "http://localhost:4222"},
+		{"LOG_LEVEL", "chatty"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.key, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "up")
+			cmd.Env = append(os.Environ(), tc.key+"="+tc.val, "DATA_DIR="+t.TempDir())
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("exit: %v, want status 2; output %s", err, out)
+			}
+			if !strings.Contains(string(out), tc.key) {
+				t.Fatalf("message does not name %s: %s", tc.key, out)
+			}
+			if tc.key == "JWT_SECRET" && strings.Contains(string(out), tc.val) {
+				t.Fatalf("message shows the secret: %s", out)
+			}
+		})
+	}
+}
