@@ -70,6 +70,9 @@ type Options struct {
 	// TODO(network-internal): create or check the network at start-up and
 	// attach only the API gateway to it.
 	InternalNetwork string
+	// Host is the daemon's address (e.g. "unix:///var/run/docker.sock");
+	// empty: DOCKER_HOST or the default socket.
+	Host string
 	// Instance is the platform's id, put on every container as
 	// faas.instance; RemoveOrphans only looks at containers of its own
 	// instance (default "default").
@@ -139,7 +142,11 @@ var _ domain.Runtime = (*Runtime)(nil)
 // friends, the local socket by default), negotiating the API version. It does
 // not contact the daemon: see Ping. A nil logger logs nothing.
 func New(logger *zap.Logger, opts Options) (*Runtime, error) {
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	copts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if opts.Host != "" {
+		copts = append(copts, client.WithHost(opts.Host))
+	}
+	cli, err := client.NewClientWithOpts(copts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker: new client: %w", err)
 	}

@@ -46,7 +46,9 @@ type gateway struct {
 }
 
 // startGateway starts the test runner and an emulator for routes (the real
-// apisix.yaml when none are given), served by an httptest.Server.
+// apisix.yaml when none are given), served by an httptest.Server. The
+// emulator's nginx has config.yaml's client_max_body_size and error pages
+// unless opts sets others.
 func startGateway(t *testing.T, opts apisixtest.Options, routes ...apisixtest.Route) *gateway {
 	t.Helper()
 	cfg, err := apisixtest.LoadConfig(configPath)
@@ -62,6 +64,13 @@ func startGateway(t *testing.T, opts apisixtest.Options, routes ...apisixtest.Ro
 	r := apisixtest.StartRunner(t, bin, nil, cfg.RunnerEnv(map[string]string{"LOG_LEVEL": "warn"}))
 	if opts.Logf == nil {
 		opts.Logf = t.Logf
+	}
+	fromConfig := cfg.EmulatorOptions()
+	if opts.ClientMaxBodySize == 0 {
+		opts.ClientMaxBodySize = fromConfig.ClientMaxBodySize
+	}
+	if opts.ErrorPages == nil {
+		opts.ErrorPages = fromConfig.ErrorPages
 	}
 	emu := apisixtest.NewWithOptions(r.SocketPath(), opts, routes...)
 	srv := httptest.NewServer(emu)
@@ -272,10 +281,26 @@ func TestSameAnswersDirectAndThroughAPISIX(t *testing.T) {
 
 // TestAPISIXOnlyAnswers covers what only the APISIX path does: body limits,
 // JSON bodies for empty errors and panics, the answer cap, unknown routes.
+// The body limits come from apisix/config.yaml (client_max_body_size 200k
+// and its JSON error page for 413), read by startGateway.
 func TestAPISIXOnlyAnswers(t *testing.T) {
 	gw := startGateway(t, apisixtest.Options{DisableLimitCount: true})
 	const max = plugin.DefaultMaxBodyBytes
-	nginxMax := apisixtest.DefaultClientMaxBodySize
+	cfg, err := apisixtest.LoadConfig(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ClientMaxBodySize != max {
+		t.Fatalf("config.yaml's client_max_body_size is %d, these cases assume the plugin's %d", cfg.ClientMaxBodySize, max)
+	}
+	tooLarge := plugin.PayloadTooLargeBody(max)
+	// Both 413s, the plugin's (Content-Length) and nginx's (chunked), are
+	// the same JSON.
+	is413 := func(t *testing.T, res result) {
+		if !bytes.Equal(res.body, tooLarge) || res.header.Get("Content-Type") != "application/json" {
+			t.Errorf("413 %q %q, want %q", res.header.Get("Content-Type"), truncate(res.body), tooLarge)
+		}
+	}
 	cases := []struct {
 		name     string
 		method   string
@@ -295,38 +320,39 @@ func TestAPISIXOnlyAnswers(t *testing.T) {
 			},
 		},
 		{
-			name: "body just over the plugin's limit: JSON 413", method: "POST", path: "/api/v1/executions",
+			name: "chunked body exactly at nginx's limit passes", method: "POST", path: "/api/v1/executions",
+			body: func() io.Reader { return chunked(jsonBody(max)) }, status: 200,
+			check: func(t *testing.T, res result) {
+				if n := echoOf(t, res).BodyLen; n != max {
+					t.Errorf("body of %d bytes", n)
+				}
+			},
+		},
+		{
+			name: "body just over the limit: the plugin's JSON 413", method: "POST", path: "/api/v1/executions",
 			body: func() io.Reader { return bytes.NewReader(jsonBody(max + 1)) }, status: 413, wantCode: "payload_too_large",
 			check: func(t *testing.T, res result) {
+				is413(t, res)
 				if m := decodeError(t, res.body).Error.Message; !strings.Contains(m, "send large data as an object") {
 					t.Errorf("message %q", m)
 				}
 			},
 		},
 		{
-			name: "body just under nginx's limit: JSON 413", method: "POST", path: "/api/v1/executions",
-			body: func() io.Reader { return bytes.NewReader(jsonBody(nginxMax)) }, status: 413, wantCode: "payload_too_large",
+			// nginx does not check it: nobody reads the body.
+			name: "body of 1 MiB: the plugin's JSON 413, unread", method: "POST", path: "/api/v1/executions",
+			body: func() io.Reader { return bytes.NewReader(jsonBody(1<<20 + 1)) }, status: 413, wantCode: "payload_too_large",
+			check: is413,
 		},
 		{
-			name: "chunked body over the plugin's limit (beyond the runner's single read): JSON 413", method: "POST", path: "/api/v1/executions",
+			name: "chunked body just over the limit: nginx's JSON 413", method: "POST", path: "/api/v1/executions",
+			body: func() io.Reader { return chunked(jsonBody(max + 1)) }, status: 413, wantCode: "payload_too_large",
+			check: is413,
+		},
+		{
+			name: "chunked body beyond the runner's single read: nginx's JSON 413", method: "POST", path: "/api/v1/executions",
 			body: func() io.Reader { return chunked(jsonBody(300 << 10)) }, status: 413, wantCode: "payload_too_large",
-		},
-		{
-			name: "chunked body just under nginx's limit: JSON 413", method: "POST", path: "/api/v1/executions",
-			body: func() io.Reader { return chunked(jsonBody(nginxMax)) }, status: 413, wantCode: "payload_too_large",
-		},
-		{
-			name: "body over nginx's limit: nginx's 413 page, still an answer", method: "POST", path: "/api/v1/executions",
-			body: func() io.Reader { return bytes.NewReader(jsonBody(nginxMax + 1)) }, status: 413,
-			check: func(t *testing.T, res result) {
-				if !strings.Contains(string(res.body), "413 Request Entity Too Large") {
-					t.Errorf("body %q", truncate(res.body))
-				}
-			},
-		},
-		{
-			name: "chunked body over nginx's limit: nginx's 413 page", method: "POST", path: "/api/v1/executions",
-			body: func() io.Reader { return chunked(jsonBody(nginxMax + 1)) }, status: 413,
+			check: is413,
 		},
 		{
 			name: "error without a body gets a JSON one", method: "GET", path: "/api/v1/x?status=401&empty=1",
@@ -379,9 +405,9 @@ func TestAPISIXOnlyAnswers(t *testing.T) {
 			}
 		})
 	}
-	// The one call nginx aborts is the chunked body over its limit.
-	if f := gw.emu.Stats().Failures; f != 1 {
-		t.Errorf("%d calls to the runner failed, want 1", f)
+	// The calls nginx aborts are those of the chunked bodies over its limit.
+	if f := gw.emu.Stats().Failures; f != 2 {
+		t.Errorf("%d calls to the runner failed, want 2", f)
 	}
 }
 

@@ -311,16 +311,7 @@ func (w *Worker) retryOrFail(ctx context.Context, log *zap.Logger, d domain.Deli
 	if d.Attempt() < w.opts.MaxAttempts && ctx.Err() == nil {
 		delay := w.backoff(d.Attempt())
 		log.Warn("platform failure; retrying", zap.Error(cause), zap.Duration("delay", delay))
-		if _, err := w.execs.Update(ctx, job.Owner, job.ExecutionID, func(e *domain.Execution) error {
-			if e.Status.Final() {
-				return errEnded
-			}
-			e.Status = domain.StatusPending
-			return nil
-		}); err != nil && !errors.Is(err, errEnded) {
-			log.Warn("resetting the execution to pending failed", zap.Error(err))
-		}
-		w.settle(log, "retry", d.Retry(delay))
+		w.requeue(log, d, job, delay)
 		return
 	}
 	log.Error("platform failure on the last attempt; execution failed", zap.Error(cause))
@@ -331,9 +322,15 @@ func (w *Worker) retryOrFail(ctx context.Context, log *zap.Logger, d domain.Deli
 }
 
 // release hands an execution interrupted by the worker's shutdown back to
-// the queue at once: pending again, redelivered to another worker.
+// the queue at once, for another worker.
 func (w *Worker) release(log *zap.Logger, d domain.Delivery, job domain.Job) {
 	log.Warn("worker stopping; execution handed back to the queue")
+	w.requeue(log, d, job, 0)
+}
+
+// requeue sets the execution pending again (unless it ended meanwhile) and
+// asks for redelivery after delay.
+func (w *Worker) requeue(log *zap.Logger, d domain.Delivery, job domain.Job, delay time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := w.execs.Update(ctx, job.Owner, job.ExecutionID, func(e *domain.Execution) error {
@@ -345,7 +342,7 @@ func (w *Worker) release(log *zap.Logger, d domain.Delivery, job domain.Job) {
 	}); err != nil && !errors.Is(err, errEnded) {
 		log.Warn("resetting the execution to pending failed", zap.Error(err))
 	}
-	w.settle(log, "retry", d.Retry(0))
+	w.settle(log, "retry", d.Retry(delay))
 }
 
 func (w *Worker) backoff(attempt int) time.Duration {

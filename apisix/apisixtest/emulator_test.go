@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -346,7 +347,11 @@ func TestExtraInfo(t *testing.T) {
 
 func TestNginxBodyLimit(t *testing.T) {
 	f := startFakeRunner(t)
-	f.setOnCall(func(fc *fakeConn, _ seenCall) {
+	f.setOnCall(func(fc *fakeConn, call seenCall) {
+		if strings.Contains(kvString(call.args), "nobody") {
+			fc.stop(200, nil, []byte("not read"))
+			return
+		}
 		b, err := fc.ask(ei.InfoReqBody, "")
 		if err != nil {
 			fc.close()
@@ -354,39 +359,152 @@ func TestNginxBodyLimit(t *testing.T) {
 		}
 		fc.stop(200, nil, []byte(fmt.Sprint(len(b))))
 	})
-	e := newTestEmulator(t, f, Options{ClientMaxBodySize: 100})
+	jsonPage := ErrorPage{Status: 413, ContentType: "application/json", Body: []byte(`{"error":{"code":"payload_too_large"}}`)}
+	html := newTestEmulator(t, f, Options{ClientMaxBodySize: 100})
+	withPage := newTestEmulator(t, f, Options{ClientMaxBodySize: 100, ErrorPages: map[int]ErrorPage{413: jsonPage}},
+		Route{ID: "r1", URI: "/api/v1/*", ExtConf: []ConfEntry{{Name: "faas", Value: "{}"}}, CORS: &CORS{}})
 
 	cases := []struct {
 		name      string
-		body      io.Reader
-		length    int64 // -1: unknown (chunked)
+		target    string
+		size      int
+		chunked   bool
 		status    int
 		wantCalls int64
 	}{
-		{"content-length at the limit", bytes.NewReader(make([]byte, 100)), 100, 200, 1},
-		{"content-length over: 413 before any plugin", bytes.NewReader(make([]byte, 101)), 101, 413, 0},
-		{"chunked at the limit", bytes.NewReader(make([]byte, 100)), -1, 200, 1},
-		{"chunked over: 413 when the body is read", bytes.NewReader(make([]byte, 101)), -1, 413, 1},
+		{"content-length at the limit", "/api/v1/x", 100, false, 200, 1},
+		// APISIX-Runtime delays the check until the body is read.
+		{"content-length over, body never read: no check", "/api/v1/x?nobody", 101, false, 200, 1},
+		{"content-length over: 413 when the body is asked for", "/api/v1/x", 101, false, 413, 1},
+		{"chunked at the limit", "/api/v1/x", 100, true, 200, 1},
+		{"chunked over: 413 when the body is read", "/api/v1/x", 101, true, 413, 1},
 	}
-	for _, tc := range cases {
+	for _, e := range []struct {
+		name string
+		emu  *Emulator
+	}{{"html", html}, {"error page", withPage}} {
+		for _, tc := range cases {
+			t.Run(e.name+"/"+tc.name, func(t *testing.T) {
+				before := e.emu.Stats().Calls
+				r := httptest.NewRequest("POST", tc.target, bytes.NewReader(make([]byte, tc.size)))
+				if tc.chunked {
+					r.ContentLength = -1
+					r.TransferEncoding = []string{"chunked"}
+				}
+				w := serve(e.emu, r)
+				if w.Code != tc.status {
+					t.Fatalf("status %d, want %d", w.Code, tc.status)
+				}
+				if w.Code == 413 {
+					if w.Header().Get("Connection") != "close" {
+						t.Error("nginx keeps the connection after a 413")
+					}
+					if e.emu == html && !strings.Contains(w.Body.String(), "413 Request Entity Too Large") {
+						t.Errorf("body %q", w.Body.String())
+					}
+					if e.emu == withPage {
+						if w.Body.String() != string(jsonPage.Body) || w.Header().Get("Content-Type") != "application/json" {
+							t.Errorf("%q %q, want the error page", w.Header().Get("Content-Type"), w.Body.String())
+						}
+						if w.Header().Get("Access-Control-Allow-Origin") != "" {
+							t.Error("cors headers on an error_page answer (its named location runs no APISIX phase)")
+						}
+					}
+				}
+				if calls := e.emu.Stats().Calls - before; calls != tc.wantCalls {
+					t.Errorf("%d calls to the runner, want %d", calls, tc.wantCalls)
+				}
+			})
+		}
+	}
+}
+
+// The error pages also replace nginx's page for a Stop with an empty body.
+func TestErrorPageForEmptyStop(t *testing.T) {
+	f := startFakeRunner(t)
+	f.setOnCall(func(fc *fakeConn, _ seenCall) { fc.stop(413, nil, nil) })
+	page := ErrorPage{Status: 413, ContentType: "application/json", Body: []byte(`{"a":1}`)}
+	w := get(newTestEmulator(t, f, Options{ErrorPages: map[int]ErrorPage{413: page}}), "/api/v1/x")
+	if w.Code != 413 || w.Body.String() != `{"a":1}` || w.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %q %q", w.Code, w.Header().Get("Content-Type"), w.Body.String())
+	}
+}
+
+func TestParseErrorPages(t *testing.T) {
+	good := `
+		# nginx comments and other server directives are fine
+		error_page 413 414 @json;   # two codes
+		error_page 500 =503 @plain;
+		location @json {
+			default_type application/json;
+			return 413 '{"error":{"code":"x","message":"it\'s \"quoted\"; {braces}"}}';
+		}
+		location @plain { return 500 "a b"; }
+	`
+	pages, err := parseErrorPages(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]ErrorPage{
+		413: {Status: 413, ContentType: "application/json", Body: []byte(`{"error":{"code":"x","message":"it's "quoted"; {braces}"}}`)},
+		414: {Status: 414, ContentType: "application/json", Body: []byte(`{"error":{"code":"x","message":"it's "quoted"; {braces}"}}`)},
+		500: {Status: 503, ContentType: "text/plain", Body: []byte("a b")},
+	}
+	if !reflect.DeepEqual(pages, want) {
+		t.Errorf("pages\n%+v\nwant\n%+v", pages, want)
+	}
+	bad := []struct{ name, snippet, want string }{
+		{"unknown location", "error_page 413 @x;", "not a named location"},
+		{"uri target", "error_page 413 /413.json; location @x { return 413 x; }", "not a named location"},
+		{"no code", "error_page @x; location @x { return 413 x; }", "want codes"},
+		{"only an override", "error_page =200 @x; location @x { return 413 x; }", "no code"},
+		{"bad code", "error_page 4x3 @x; location @x { return 413 x; }", "invalid code"},
+		{"no return", "error_page 413 @x; location @x { default_type a/b; }", "no return"},
+		{"other directive", "error_page 413 @x; location @x { proxy_pass http://a; return 413 x; }", "not emulated"},
+		{"variable", "error_page 413 @x; location @x { return 413 \"$uri\"; }", "variable"},
+		{"missing brace", "error_page 413 @x; location @x { return 413 x;", "missing"},
+		{"extra brace", "error_page 413 @x; } location @x { return 413 x; }", "unexpected"},
+		{"missing semicolon", "error_page 413 @x", "unexpected end"},
+		{"unterminated quote", "error_page 413 @x; location @x { return 413 'x; }", "unterminated"},
+	}
+	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			before := e.Stats().Calls
-			r := httptest.NewRequest("POST", "/api/v1/x", tc.body)
-			r.ContentLength = tc.length
-			if tc.length < 0 {
-				r.TransferEncoding = []string{"chunked"}
-			}
-			w := serve(e, r)
-			if w.Code != tc.status {
-				t.Fatalf("status %d, want %d", w.Code, tc.status)
-			}
-			if w.Code == 413 && !strings.Contains(w.Body.String(), "413 Request Entity Too Large") {
-				t.Errorf("body %q", w.Body.String())
-			}
-			if calls := e.Stats().Calls - before; calls != tc.wantCalls {
-				t.Errorf("%d calls to the runner, want %d", calls, tc.wantCalls)
+			_, err := parseErrorPages(tc.snippet)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Routes match as in APISIX's radixtree: full uri, then the longest prefix,
+// then priority; a route whose methods do not fit is passed over.
+func TestRouteMatchOrder(t *testing.T) {
+	f := startFakeRunner(t)
+	f.setOnCall(func(fc *fakeConn, call seenCall) { fc.stop(200, nil, []byte(fmt.Sprint(call.token))) })
+	ext := []ConfEntry{{Name: "faas", Value: "{}"}}
+	routes := []Route{
+		{ID: "any", URI: "/*", ExtConf: ext},
+		{ID: "api", URI: "/api/*", ExtConf: ext},
+		{ID: "api-post", URI: "/api/v1/*", Methods: []string{"POST"}, ExtConf: ext},
+		{ID: "exact", URI: "/api/v1/health", ExtConf: ext},
+		{ID: "low", URI: "/p/*", ExtConf: ext},
+		{ID: "high", URI: "/p/*", Priority: 5, ExtConf: ext},
+	}
+	e := newTestEmulator(t, f, Options{}, routes...)
+	cases := []struct{ method, path, route string }{
+		{"GET", "/", "any"},
+		{"GET", "/elsewhere", "any"},
+		{"GET", "/api/v1/x", "api"}, // api-post does not take GET
+		{"POST", "/api/v1/x", "api-post"},
+		{"GET", "/api/v1/health", "exact"},
+		{"POST", "/api/v1/health", "exact"},
+		{"GET", "/p/q", "high"},
+	}
+	for _, tc := range cases {
+		if rt := e.match(tc.method, tc.path); rt == nil || rt.ID != tc.route {
+			t.Errorf("%s %s: route %v, want %s", tc.method, tc.path, rt, tc.route)
+		}
 	}
 }
 
