@@ -52,8 +52,8 @@ type Options struct {
 	// ErrorPages replace nginx's HTML error pages, by status, as the
 	// error_page directives of config.yaml's http_server_configuration_snippet
 	// do (Config.ErrorPages; Config.EmulatorOptions sets both fields). Such a
-	// page is served by a named location, without APISIX's header filter: no
-	// cors headers, no _meta.error_response.
+	// page is served by a named location, without APISIX's header filter:
+	// no cors headers.
 	ErrorPages map[int]ErrorPage
 	// ConnectTimeout, SendTimeout and ReadTimeout are the cosocket timeouts
 	// APISIX uses for the runner: 1 s, 60 s and 60 s. Any of them expiring

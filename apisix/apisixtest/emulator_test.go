@@ -719,6 +719,18 @@ func TestParseRoutesAndConfig(t *testing.T) {
 	if _, err := ParseConfig([]byte("nginx_config:\n  http:\n    client_max_body_size: lots\n")); err == nil {
 		t.Error("a bad client_max_body_size was accepted")
 	}
+	cfg, err = ParseConfig([]byte("nginx_config:\n  http:\n    client_max_body_size: 0\n" +
+		"  http_server_configuration_snippet: |\n    error_page 413 @j;\n    location @j { return 413 '{}'; }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.EmulatorOptions()
+	if o.ClientMaxBodySize != NoBodyLimit || string(o.ErrorPages[413].Body) != "{}" || o.ErrorPages[413].ContentType != "text/plain" {
+		t.Errorf("emulator options %+v: want no body limit and the 413 page", o)
+	}
+	if _, err := ParseConfig([]byte("nginx_config:\n  http_server_configuration_snippet: 'error_page 413 @j;'\n")); err == nil {
+		t.Error("an error_page to a missing location was accepted")
+	}
 }
 
 func TestVariablesJSON(t *testing.T) {
