@@ -46,7 +46,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	registry := natsstore.NewWorkerRegistry(b.Workers)
 
-	instance, err := instanceID(startCtx, b)
+	instance, err := InstanceID(startCtx, b)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
@@ -141,10 +141,10 @@ func removeOrphans(ctx context.Context, rt *docker.Runtime, reg *natsstore.Worke
 	return err
 }
 
-// instanceID names this platform on the Docker daemon: the creation time of
+// InstanceID names this platform on the Docker daemon: the creation time of
 // its EXECUTIONS stream, the same for every worker of one NATS store and
 // stable across restarts, different for two platforms (or two tests).
-func instanceID(ctx context.Context, b *natsstore.Buckets) (string, error) {
+func InstanceID(ctx context.Context, b *natsstore.Buckets) (string, error) {
 	info, err := b.Stream.Info(ctx)
 	if err != nil {
 		return "", fmt.Errorf("stream info: %w", err)

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,8 +27,26 @@ import (
 type upProcess struct {
 	cmd    *exec.Cmd
 	base   string // http://host:port
-	stderr *strings.Builder
+	stderr *syncBuffer
 	done   chan error
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the process writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 var upLine = regexp.MustCompile(`API on (http://[^/ ]+)/api/v1`)
@@ -41,7 +61,7 @@ func startUp(t *testing.T, bin string, env ...string) *upProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &upProcess{cmd: cmd, stderr: &strings.Builder{}, done: make(chan error, 1)}
+	p := &upProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -209,4 +229,31 @@ func TestUpRefusesBadConfiguration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUpHealthNamesAnUnreachableDocker: with the Docker daemon out of reach,
+// health answers 503 naming the docker check, and the worker that cannot
+// work dies and is logged (not restarted silently).
+func TestUpHealthNamesAnUnreachableDocker(t *testing.T) {
+	bin := apisixtest.GoBuild(t, "github.com/faasplatform/faas/cmd/faas")
+	up := startUp(t, bin, "SERVER_ADDRESS=127.0.0.1:0", "NATS_LISTEN=127.0.0.1:0", "MIN_WORKERS=1",
+		"DATA_DIR="+t.TempDir(), "LOG_LEVEL=warn", "NATS_URL=", "DOCKER_HOST=unix:///nonexistent/docker.sock")
+	r := apitest.Do(t, up.base, http.MethodGet, "/api/v1/health", "", nil, nil)
+	var h struct {
+		Status string
+		Checks map[string]string
+		Error  struct{ Code string }
+	}
+	r.Decode(t, &h)
+	if r.Status != http.StatusServiceUnavailable || h.Checks["docker"] == "ok" || h.Checks["nats"] != "ok" || h.Error.Code != "unavailable" {
+		t.Fatalf("health: %d %s", r.Status, r.Body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(up.stderr.String(), "worker died; not restarted") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the dead worker was not logged:\n%s", up.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	up.stop(t)
 }

@@ -2,7 +2,9 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -220,4 +222,64 @@ func TestStoppingWorkerHandsExecutionBack(t *testing.T) {
 		t.Fatalf("second run: %+v", e)
 	}
 	dockertest.WaitNoContainers(t, docker.LabelExecutionID, j.ExecutionID, 10*time.Second)
+}
+
+// The sidecar answers /health and /status over real HTTP with the worker's
+// id, state and running executions.
+func TestSidecar(t *testing.T) {
+	dockertest.RequireDocker(t)
+	b := newBed(t)
+	img := dockertest.BuildBusyboxImage(t, "worker-sidecar", "sleep 1")
+	w := worker.New(worker.Options{ID: "w-side", MaxConcurrent: 3}, b.functions, b.execs,
+		newRuntime(t, docker.Options{}), b.queue, zaptest.NewLogger(t))
+	side := worker.NewSidecar(w, zaptest.NewLogger(t))
+	addr, err := side.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = side.Shutdown(context.Background()) })
+	get := func(path string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr.String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return resp.StatusCode, m
+	}
+	if code, m := get("/health"); code != 200 || m["status"] != "ok" {
+		t.Fatalf("/health: %d %v", code, m)
+	}
+	if code, _ := get("/nope"); code != 404 {
+		t.Fatalf("/nope: %d", code)
+	}
+
+	b.serve(t, w, context.Background())
+	j := b.submit(t, img)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, m := get("/status")
+		if m["id"] != "w-side" || m["max_concurrent"] != 3.0 || m["status"] != "running" {
+			t.Fatalf("/status: %v", m)
+		}
+		if m["active_executions"] == 1.0 {
+			if ex, _ := m["executions"].([]any); len(ex) != 1 || ex[0] != j.ExecutionID {
+				t.Fatalf("/status executions %v, want [%s]", m["executions"], j.ExecutionID)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/status never showed the running execution: %v", m)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.waitFinal(t, j, 30*time.Second)
+	side.SetDraining()
+	if _, m := get("/status"); m["status"] != "draining" || m["active_executions"] != 0.0 {
+		t.Fatalf("/status after the run while draining: %v", m)
+	}
 }
