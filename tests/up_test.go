@@ -2,7 +2,6 @@ package tests
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,26 +25,8 @@ import (
 type upProcess struct {
 	cmd    *exec.Cmd
 	base   string // http://host:port
-	stderr *syncBuffer
+	stderr *apisixtest.SyncBuffer
 	done   chan error
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the process writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var upLine = regexp.MustCompile(`API on (http://[^/ ]+)/api/v1`)
@@ -61,7 +41,7 @@ func startUp(t *testing.T, bin string, env ...string) *upProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &upProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &upProcess{cmd: cmd, stderr: &apisixtest.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

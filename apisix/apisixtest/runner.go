@@ -30,7 +30,7 @@ type Runner struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error // the last process's exit error
-	out  *syncBuffer
+	out  *SyncBuffer
 }
 
 // StartupTimeout bounds how long StartRunner and Restart wait for the socket.
@@ -48,7 +48,7 @@ const StopGrace = time.Second
 // is logged if the test failed.
 func StartRunner(t testing.TB, binaryPath string, args []string, env []string) *Runner {
 	t.Helper()
-	r := &Runner{t: t, binary: binaryPath, args: args, out: &syncBuffer{}}
+	r := &Runner{t: t, binary: binaryPath, args: args, out: &SyncBuffer{}}
 	var hasTTL bool
 	for _, kv := range env {
 		switch {
@@ -197,19 +197,20 @@ func (r *Runner) start() error {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's two writers.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that a process may write (both of its
+// streams) while a test reads it.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
