@@ -445,7 +445,10 @@ func (r *Runtime) containerConfig(ctx context.Context, spec domain.RunSpec) (*co
 		hostCfg.NetworkMode = network.NetworkNone
 	case domain.NetworkInternal:
 		if r.opts.InternalNetwork == "" {
-			return nil, nil, fmt.Errorf("network %q: no internal network configured: %w", spec.Network, domain.ErrUnavailable)
+			// A setting of this platform, not a passing failure: retrying
+			// cannot help, so the execution fails at once, saying why.
+			return nil, nil, domain.Errorf(domain.ErrInvalidInput,
+				"network %q is not available on this platform: no internal network is configured", spec.Network)
 		}
 		hostCfg.NetworkMode = container.NetworkMode(r.opts.InternalNetwork)
 	default:

@@ -458,7 +458,7 @@ func TestRunRefused(t *testing.T) {
 		mutate func(*domain.RunSpec)
 		want   error
 	}{
-		{"internal network not configured", func(s *domain.RunSpec) { s.Network = domain.NetworkInternal }, domain.ErrUnavailable},
+		{"internal network not configured", func(s *domain.RunSpec) { s.Network = domain.NetworkInternal }, domain.ErrInvalidInput},
 		{"unknown network", func(s *domain.RunSpec) { s.Network = "host" }, domain.ErrInvalidInput},
 	}
 	for _, tt := range tests {

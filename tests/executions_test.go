@@ -52,6 +52,8 @@ func TestExecutionOutcomes(t *testing.T) {
 			fields: map[string]any{"memory_mb": 16}, status: "failed", errHas: []string{"out of memory"}},
 		{name: "no-image", fields: map[string]any{"image_url": "faas-test/absent-image:nope"},
 			status: "failed", errHas: []string{"faas-test/absent-image:nope"}},
+		{name: "network-internal", script: "echo never", fields: map[string]any{"network": "internal"},
+			status: "failed", errHas: []string{`network "internal" is not available`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,7 +92,7 @@ func TestExecutionOutcomes(t *testing.T) {
 				}
 			}
 			if x.StartTime == nil || x.EndTime == nil || x.EndTime.Before(*x.StartTime) || x.Attempts != 1 {
-				if tc.name != "no-image" || x.EndTime == nil {
+				if (tc.name != "no-image" && tc.name != "network-internal") || x.EndTime == nil {
 					t.Errorf("timing: start %v end %v attempts %d", x.StartTime, x.EndTime, x.Attempts)
 				}
 			}

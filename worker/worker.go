@@ -145,9 +145,11 @@ func (w *Worker) Handle(ctx context.Context, d domain.Delivery) {
 
 	res, runErr := w.run(ctx, log, d, claimed, fn)
 	if runErr != nil {
-		if errors.Is(runErr, domain.ErrImageNotFound) {
+		// An absent image or a function the runtime cannot run as set up
+		// fails at once: a retry would meet the same answer.
+		if errors.Is(runErr, domain.ErrImageNotFound) || errors.Is(runErr, domain.ErrInvalidInput) {
 			w.finish(ctx, log, d, job, func(e *domain.Execution) {
-				e.Status, e.Error = domain.StatusFailed, publicText(runErr, fmt.Sprintf("image %q not found", fn.ImageURL))
+				e.Status, e.Error = domain.StatusFailed, publicText(runErr, fmt.Sprintf("image %q cannot be run", fn.ImageURL))
 			})
 			return
 		}
