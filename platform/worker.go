@@ -87,6 +87,15 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		})
 	}()
 
+	deadDone := make(chan struct{})
+	go func() {
+		defer close(deadDone)
+		if err := natsstore.NewDeadLetters(nc, b.Stream, log).Follow(ctx, w.EndDeadJob); err != nil {
+			log.Error("dead letters not followed", zap.Error(err))
+		}
+	}()
+	defer func() { <-deadDone }()
+
 	// Runs outlive the fetch loop: on stop, fetching ends at once and the
 	// runs get DrainTimeout to finish.
 	runCtx, killRuns := context.WithCancel(context.WithoutCancel(ctx))

@@ -382,3 +382,33 @@ func lastLine(b []byte) string {
 }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }
+
+// EndDeadJob ends the execution of a job the queue gave up on (it used up
+// its deliveries without being settled, e.g. the workers running it died):
+// failed, saying so, unless it already ended. The result is announced.
+func (w *Worker) EndDeadJob(ctx context.Context, job domain.Job, deliveries int) {
+	log := w.log.With(zap.String("execution_id", job.ExecutionID), zap.String("function_id", job.FunctionID))
+	ended, err := w.execs.Update(ctx, job.Owner, job.ExecutionID, func(e *domain.Execution) error {
+		if e.Status.Final() {
+			return errEnded
+		}
+		end := w.now()
+		e.Status, e.EndTime = domain.StatusFailed, &end
+		e.Error = fmt.Sprintf("the platform gave up after %d deliveries: no worker finished the execution", deliveries)
+		if e.StartTime != nil {
+			e.Duration = seconds(end.Sub(*e.StartTime))
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errEnded), errors.Is(err, domain.ErrExecutionNotFound):
+		return
+	case err != nil:
+		log.Error("ending a dead execution failed", zap.Error(err))
+		return
+	}
+	log.Warn("execution failed: the queue gave up on it", zap.Int("deliveries", deliveries))
+	if err := w.results.PublishResult(ctx, ended); err != nil {
+		log.Warn("publishing the result failed (the record is saved)", zap.Error(err))
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
@@ -32,6 +33,8 @@ func TestMain(m *testing.M) {
 
 // bed is a real embedded NATS with the platform's resources and stores.
 type bed struct {
+	nc        *nats.Conn
+	buckets   *natsstore.Buckets
 	js        jetstream.JetStream
 	functions *natsstore.FunctionStore
 	execs     *natsstore.ExecutionStore
@@ -57,7 +60,7 @@ func newBed(t *testing.T) *bed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &bed{js: js, functions: natsstore.NewFunctionStore(b.Functions),
+	return &bed{nc: nc, buckets: b, js: js, functions: natsstore.NewFunctionStore(b.Functions),
 		execs: natsstore.NewExecutionStore(b.Executions, b.ExecutionData), queue: natsstore.NewQueue(js),
 		consumer: natsstore.NewConsumer(js, zaptest.NewLogger(t))}
 }
@@ -281,5 +284,59 @@ func TestSidecar(t *testing.T) {
 	side.SetDraining()
 	if _, m := get("/status"); m["status"] != "draining" || m["active_executions"] != 0.0 {
 		t.Fatalf("/status after the run while draining: %v", m)
+	}
+}
+
+// A job that uses up its deliveries unsettled (its workers died) is a dead
+// letter: its execution ends failed instead of staying pending forever.
+func TestDeadJobEndsFailed(t *testing.T) {
+	b := newBed(t)
+	w := worker.New(worker.Options{ID: "w-dead"}, b.functions, b.execs, newRuntime(t, docker.Options{}), b.queue, zaptest.NewLogger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	followed := make(chan error, 1)
+	go func() {
+		followed <- natsstore.NewDeadLetters(b.nc, b.buckets.Stream, zaptest.NewLogger(t)).Follow(ctx, w.EndDeadJob)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-followed; err != nil {
+			t.Errorf("follow: %v", err)
+		}
+	})
+	if err := b.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	j := b.submit(t, "faas-test/never-run:x")
+
+	// Play the dying workers: take the job and never settle it but by
+	// asking for it again, until the deliveries are used up.
+	for attempt := 1; attempt <= natsstore.MaxDeliver; attempt++ {
+		msgs, err := b.buckets.Consumer.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for m := range msgs.Messages() {
+			got++
+			if err := m.Nak(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got != 1 {
+			t.Fatalf("delivery %d: %d messages (%v)", attempt, got, msgs.Error())
+		}
+	}
+	// The server gives up when it would deliver again, to the next pull (as
+	// the live workers' pulls do).
+	msgs, err := b.buckets.Consumer.Fetch(1, jetstream.FetchMaxWait(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range msgs.Messages() {
+		t.Fatal("a fourth delivery")
+	}
+	e := b.waitFinal(t, j, 10*time.Second)
+	if e.Status != domain.StatusFailed || !strings.Contains(e.Error, "gave up after 3 deliveries") {
+		t.Fatalf("dead job's execution: status %s error %q", e.Status, e.Error)
 	}
 }
