@@ -106,7 +106,8 @@ func (u *Up) stop(gw *gateway.Server, pool *autoscaler.Pool) {
 	if err := gw.Shutdown(ctx); err != nil {
 		u.log.Warn("gateway shutdown", zap.Error(err))
 	}
-	pctx, pcancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	// Workers get their whole drain time (runs finish) before a kill.
+	pctx, pcancel := context.WithTimeout(context.Background(), DrainTimeout+10*time.Second)
 	defer pcancel()
 	pool.Stop(pctx)
 }
