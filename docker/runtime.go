@@ -353,7 +353,13 @@ func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time,
 		case err := <-waitErrC:
 			return res, fmt.Errorf("wait for killed container: %w", err)
 		case <-time.After(exitGrace):
-			return res, fmt.Errorf("container did not exit %s after SIGKILL", exitGrace)
+			// The run is over for the platform (timed out or cancelled):
+			// report it so, not as a failure to retry; the forced removal
+			// that follows takes the container away.
+			log.Error("container did not exit after SIGKILL", zap.String("container_id", short(created.ID)), zap.Duration("grace", exitGrace))
+			res.RunDuration = time.Since(started)
+			res.ExitCode = oomExitCode
+			return res, nil
 		}
 	}
 	res.RunDuration = time.Since(started)

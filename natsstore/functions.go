@@ -203,15 +203,23 @@ func (s *FunctionStore) Update(ctx context.Context, owner, id string, mutate fun
 // Delete removes owner's function id and frees its name, or returns
 // domain.ErrFunctionNotFound.
 func (s *FunctionStore) Delete(ctx context.Context, owner, id string) error {
-	f, _, err := s.load(ctx, owner, id)
+	what := "delete function " + id
+	var name string
+	// Revision-checked, so that a rename racing the delete is either seen
+	// (its new name is released) or refused and retried.
+	err := retryOnConflict(ctx, what, func() error {
+		f, rev, err := s.load(ctx, owner, id)
+		if err != nil {
+			return err
+		}
+		name = f.Name
+		return s.kv.Delete(ctx, functionKey(owner, id), jetstream.LastRevision(rev))
+	})
 	if err != nil {
-		return fmt.Errorf("delete function %s: %w", id, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	if err := s.kv.Delete(ctx, functionKey(owner, id)); err != nil {
-		return fmt.Errorf("delete function %s: %w", id, err)
-	}
-	if err := s.names(owner).release(ctx, f.Name, id); err != nil {
-		return fmt.Errorf("delete function %s: %w", id, err)
+	if err := s.names(owner).release(ctx, name, id); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

@@ -18,8 +18,9 @@ import (
 	"github.com/faasplatform/faas/gateway"
 )
 
-// ShutdownTimeout bounds each step of a clean stop.
-const ShutdownTimeout = 30 * time.Second
+// ShutdownTimeout bounds the gateway's stop: longer than the longest
+// request (a ?wait=true of up to 50 s), so in-flight requests finish.
+const ShutdownTimeout = 60 * time.Second
 
 // Up is the whole platform in one process tree: embedded NATS (unless
 // NATS_URL), the standalone gateway and MIN_WORKERS worker processes.

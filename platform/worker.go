@@ -31,6 +31,9 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if id == "" {
 		id = newWorkerID()
 	}
+	// Components that log per execution add worker_id themselves (the
+	// worker, its sidecar, the runtime); the rest use log.
+	base := log
 	log = log.With(zap.String("worker_id", id))
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -50,7 +53,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	rt, err := docker.New(log.Named("docker"), docker.Options{Instance: instance})
+	rt, err := docker.New(base.Named("docker"), docker.Options{Instance: instance})
 	if err != nil {
 		return fmt.Errorf("worker: docker client: %w", err)
 	}
@@ -69,8 +72,8 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	w := worker.New(worker.Options{ID: id, MaxConcurrent: cfg.MaxConcurrentExecutions},
 		natsstore.NewFunctionStore(b.Functions),
 		natsstore.NewExecutionStore(b.Executions, b.ExecutionData),
-		rt, natsstore.NewQueue(js), log)
-	side := worker.NewSidecar(w, log)
+		rt, natsstore.NewQueue(js), base)
+	side := worker.NewSidecar(w, base)
 	addr, err := side.Listen(cfg.WorkerAddress)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)

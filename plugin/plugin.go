@@ -420,8 +420,6 @@ func codeForStatus(status int) string {
 		return "unauthorized"
 	case http.StatusForbidden:
 		return "forbidden"
-	case http.StatusNotFound:
-		return "not_found"
 	case http.StatusConflict:
 		return "conflict"
 	case http.StatusRequestEntityTooLarge:

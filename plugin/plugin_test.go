@@ -228,7 +228,7 @@ func TestRequestFilter(t *testing.T) {
 			name:       "error status without a body gets a JSON body",
 			conf:       plugin.DefaultConf(),
 			req:        func() *fakeRequest { return newFakeRequest("GET", "/api/v1/x?status=404&empty=1") },
-			wantStatus: 404, wantCode: "not_found",
+			wantStatus: 404, wantCode: "invalid_input",
 			check: func(t *testing.T, w *captureWriter) {
 				if ct := w.header.Get("Content-Type"); ct != "application/json" {
 					t.Errorf("Content-Type %q", ct)

@@ -74,10 +74,14 @@ func TestExecutionOutcomes(t *testing.T) {
 					t.Errorf("output %q, want %q", x.output(), want)
 				}
 			case "fork-bomb":
-				// The pids limit holds: the run ends by itself or by its
-				// timeout, and the host is fine (this test goes on).
-				if x.Status != "complete" && x.Status != "failed" && x.Status != "timeout" {
-					t.Errorf("status %q", x.Status)
+				// The pids limit holds: forks are refused inside the
+				// container, the run ends, and the host is fine (this test
+				// goes on).
+				var l struct{ Logs string }
+				e.Do(t, http.MethodGet, "/api/v1/executions/"+x.ID+"/logs", u.Token, nil).Decode(t, &l)
+				t.Logf("fork bomb: status %s, %d bytes of logs, %d refused forks", x.Status, len(l.Logs), strings.Count(l.Logs, "can't fork"))
+				if !strings.Contains(l.Logs, "can't fork") {
+					t.Errorf("no fork was refused: the pids limit did not hold (status %q, logs %q)", x.Status, trim(l.Logs))
 				}
 			}
 			if tc.status != "" && x.Status != tc.status {
@@ -227,7 +231,7 @@ func TestAsyncListAndIsolation(t *testing.T) {
 func TestCancelRunningKillsContainer(t *testing.T) {
 	e := newEnv(t, 1, 2)
 	u := e.Register(t, "cancel")
-	fn := e.function(t, u, "sleeper", "sleep 60", map[string]any{"timeout": 120, "memory_mb": 96, "cpus": 0.5})
+	fn := e.function(t, u, "sleeper", "echo starting >&2; sleep 60", map[string]any{"timeout": 120, "memory_mb": 96, "cpus": 0.5})
 	id := e.Enqueue(t, u, fn, "")
 	e.waitStatus(t, u, id, 20*time.Second, "running")
 	cid := dockertest.WaitRunningContainer(t, docker.LabelExecutionID, id, 10*time.Second)
@@ -271,9 +275,21 @@ func TestCancelRunningKillsContainer(t *testing.T) {
 	dockertest.WaitNoContainers(t, docker.LabelExecutionID, id, 2*time.Second)
 	t.Logf("container gone %s after the cancel", time.Since(start).Round(time.Millisecond))
 
-	time.Sleep(300 * time.Millisecond) // the worker records its side
-	if x := e.get(t, u, id); x.Status != "cancelled" {
-		t.Fatalf("status %q after the worker ended the run, want cancelled", x.Status)
+	// The worker keeps the run's logs and startup time, never its status.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var logs struct{ Logs string }
+		e.Do(t, http.MethodGet, "/api/v1/executions/"+id+"/logs", u.Token, nil).Decode(t, &logs)
+		if logs.Logs == "starting\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs of the cancelled run: %q, want %q", logs.Logs, "starting\n")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if x := e.get(t, u, id); x.Status != "cancelled" || x.StartupDuration <= 0 {
+		t.Fatalf("status %q startup %v after the worker ended the run, want cancelled with a startup time", x.Status, x.StartupDuration)
 	}
 	if r := e.Do(t, http.MethodDelete, "/api/v1/executions/"+id, u.Token, nil); r.Status != http.StatusConflict || r.ErrorCode() != "conflict" {
 		t.Fatalf("second cancel: %d %s", r.Status, r.Body)
@@ -322,4 +338,19 @@ func trim(s string) string {
 		return s[:200] + "…"
 	}
 	return s
+}
+
+// TestDeletingUserStopsItsRuns: a deleted user's running execution has its
+// container killed (nobody can read the result any more).
+func TestDeletingUserStopsItsRuns(t *testing.T) {
+	e := newEnv(t, 1, 2)
+	u := e.Register(t, "leaving")
+	fn := e.function(t, u, "long", "sleep 60", map[string]any{"timeout": 120})
+	id := e.Enqueue(t, u, fn, "")
+	e.waitStatus(t, u, id, 20*time.Second, "running")
+	dockertest.WaitRunningContainer(t, docker.LabelExecutionID, id, 10*time.Second)
+	if r := e.Do(t, http.MethodDelete, "/api/v1/users/me", u.Token, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("delete user: %d %s", r.Status, r.Body)
+	}
+	dockertest.WaitNoContainers(t, docker.LabelExecutionID, id, 5*time.Second)
 }

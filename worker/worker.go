@@ -164,7 +164,18 @@ func (w *Worker) Handle(ctx context.Context, d domain.Delivery) {
 		w.release(log, d, job)
 		return
 	}
-	w.finish(ctx, log, d, job, func(e *domain.Execution) { applyResult(e, fn, res) })
+	w.finishRun(ctx, log, d, job, fn, res)
+}
+
+// keepRunDetails records what a run of this worker produced on an execution
+// cancelled meanwhile: its logs and startup time, never its status.
+func (w *Worker) keepRunDetails(e *domain.Execution, res domain.RunResult) bool {
+	if e.Status != domain.StatusCancelled || e.WorkerID != w.opts.ID {
+		return false
+	}
+	e.Logs, e.LogsTruncated = string(res.Stderr), res.StderrTruncated
+	e.StartupDuration = seconds(res.StartupDuration)
+	return true
 }
 
 // claim marks the execution running for this attempt, unless it has ended.
@@ -216,6 +227,14 @@ func (w *Worker) run(ctx context.Context, log *zap.Logger, d domain.Delivery, e 
 				}
 			case cur, ok := <-updates:
 				if !ok {
+					// The record is gone (its user was deleted): nobody
+					// wants the result, so the run stops.
+					if runCtx.Err() == nil {
+						if _, err := w.execs.Get(runCtx, e.Owner, e.ID); errors.Is(err, domain.ErrExecutionNotFound) {
+							log.Info("execution deleted; killing its container")
+							cancel()
+						}
+					}
 					return
 				}
 				if cur.Status == domain.StatusCancelled {
@@ -272,24 +291,50 @@ func applyResult(e *domain.Execution, fn *domain.Function, r domain.RunResult) {
 	}
 }
 
+// finishRun records a run's result. On an execution cancelled while it ran,
+// only the run's logs and startup time are kept.
+func (w *Worker) finishRun(ctx context.Context, log *zap.Logger, d domain.Delivery, job domain.Job, fn *domain.Function, res domain.RunResult) {
+	w.settleEnd(ctx, log, d, job, func(e *domain.Execution) error {
+		if e.Status.Final() {
+			if w.keepRunDetails(e, res) {
+				return nil
+			}
+			return errEnded
+		}
+		applyResult(e, fn, res)
+		w.stamp(e)
+		return nil
+	})
+}
+
 // finish writes the end state (unless the execution already ended, e.g.
 // cancelled meanwhile), announces it and acks the delivery.
 func (w *Worker) finish(ctx context.Context, log *zap.Logger, d domain.Delivery, job domain.Job, set func(*domain.Execution)) {
-	// The result must be recorded even if the worker is stopping.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	ended, err := w.execs.Update(wctx, job.Owner, job.ExecutionID, func(e *domain.Execution) error {
+	w.settleEnd(ctx, log, d, job, func(e *domain.Execution) error {
 		if e.Status.Final() {
 			return errEnded
 		}
 		set(e)
-		end := w.now()
-		e.EndTime = &end
-		if e.StartTime != nil {
-			e.Duration = seconds(end.Sub(*e.StartTime))
-		}
+		w.stamp(e)
 		return nil
 	})
+}
+
+// stamp sets the end time and the duration of an execution ending now.
+func (w *Worker) stamp(e *domain.Execution) {
+	end := w.now()
+	e.EndTime = &end
+	if e.StartTime != nil {
+		e.Duration = seconds(end.Sub(*e.StartTime))
+	}
+}
+
+// settleEnd applies mutate to the record, announces the result and acks.
+func (w *Worker) settleEnd(ctx context.Context, log *zap.Logger, d domain.Delivery, job domain.Job, mutate func(*domain.Execution) error) {
+	// The result must be recorded even if the worker is stopping.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	ended, err := w.execs.Update(wctx, job.Owner, job.ExecutionID, mutate)
 	switch {
 	case errors.Is(err, errEnded), errors.Is(err, domain.ErrExecutionNotFound):
 		log.Info("execution ended elsewhere (cancelled or deleted); result discarded")
@@ -392,12 +437,9 @@ func (w *Worker) EndDeadJob(ctx context.Context, job domain.Job, deliveries int)
 		if e.Status.Final() {
 			return errEnded
 		}
-		end := w.now()
-		e.Status, e.EndTime = domain.StatusFailed, &end
+		e.Status = domain.StatusFailed
 		e.Error = fmt.Sprintf("the platform gave up after %d deliveries: no worker finished the execution", deliveries)
-		if e.StartTime != nil {
-			e.Duration = seconds(end.Sub(*e.StartTime))
-		}
+		w.stamp(e)
 		return nil
 	})
 	switch {
