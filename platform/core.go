@@ -88,10 +88,12 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	for name, check := range o.Health {
 		health[name] = check
 	}
+	executions := service.NewExecutions(c.Functions, c.Executions, c.Queue)
+	executions.Results, executions.Log = c.Queue, o.Logger.Named("executions")
 	c.Deps = api.Deps{
 		Users:      service.NewUsers(c.Users, tokens, passwords, c.Functions, c.Executions),
 		Functions:  service.NewFunctions(c.Functions),
-		Executions: service.NewExecutions(c.Functions, c.Executions, c.Queue),
+		Executions: executions,
 		Health:     health,
 		Workers:    api.WorkerFuncs{List: c.listWorkers, Pending: c.pendingJobs},
 	}

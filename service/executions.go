@@ -6,6 +6,8 @@ import (
 	"sort"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/faasplatform/faas/domain"
 )
 
@@ -22,11 +24,16 @@ type Executions struct {
 	queue     domain.JobQueue
 	// Now is the clock; nil means time.Now.
 	Now Clock
+	// Results, when set, announces the executions that end here
+	// (cancelled ones) on executions.results.
+	Results domain.ResultPublisher
+	// Log receives what cannot be returned; nil means no logging.
+	Log *zap.Logger
 }
 
 // NewExecutions returns the execution service.
 func NewExecutions(functions FunctionGetter, store domain.ExecutionStore, queue domain.JobQueue) *Executions {
-	return &Executions{functions: functions, store: store, queue: queue}
+	return &Executions{functions: functions, store: store, queue: queue, Log: zap.NewNop()}
 }
 
 // queueFailure is what a caller and the record say when the job could not be
@@ -190,6 +197,14 @@ func (s *Executions) Cancel(ctx context.Context, owner, id string) (*domain.Exec
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cancel execution %s: %w", id, err)
+	}
+	// A pending execution ends here, so its end is announced here; a running
+	// one is announced again by its worker, with the run's logs.
+	if s.Results != nil {
+		if perr := s.Results.PublishResult(ctx, e); perr != nil {
+			s.Log.Warn("announcing a cancelled execution failed (the record is saved)",
+				zap.String("execution_id", id), zap.String("function_id", e.FunctionID), zap.Error(perr))
+		}
 	}
 	return e, nil
 }

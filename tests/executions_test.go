@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/faasplatform/faas/docker"
 	"github.com/faasplatform/faas/docker/dockertest"
+	"github.com/faasplatform/faas/natsstore"
 )
 
 // TestExecutionOutcomes runs one function per outcome through the HTTP API,
@@ -302,6 +304,11 @@ func TestCancelPendingNeverRuns(t *testing.T) {
 	e := newEnv(t, 0, 1)
 	u := e.Register(t, "pending")
 	fn := e.function(t, u, "marker", "cat", nil)
+	results, err := e.stack.NC.SubscribeSync(natsstore.SubjectResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer results.Unsubscribe()
 	cancelled := e.Enqueue(t, u, fn, "must not run")
 	if r := e.Do(t, http.MethodDelete, "/api/v1/executions/"+cancelled, u.Token, nil); r.Status != http.StatusOK {
 		t.Fatalf("cancel pending: %d %s", r.Status, r.Body)
@@ -314,6 +321,18 @@ func TestCancelPendingNeverRuns(t *testing.T) {
 	x := e.get(t, u, cancelled)
 	if x.Status != "cancelled" || x.StartTime != nil || x.Attempts != 0 || x.output() != "" {
 		t.Fatalf("cancelled execution ran: %+v", x)
+	}
+
+	// Both ends were announced on executions.results, in order.
+	for _, want := range []struct{ id, status string }{{cancelled, "cancelled"}, {after, "complete"}} {
+		m, err := results.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("result of %s not announced: %v", want.id, err)
+		}
+		var r execution
+		if err := json.Unmarshal(m.Data, &r); err != nil || r.ID != want.id || r.Status != want.status {
+			t.Fatalf("announced %s (%v), want %s %s", m.Data, err, want.id, want.status)
+		}
 	}
 }
 
