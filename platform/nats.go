@@ -106,3 +106,13 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 	}
 	return core, rt, nil
 }
+
+// closeCore releases what openCore opened, logging what fails to close.
+func closeCore(core *Core, rt *docker.Runtime, log *zap.Logger) {
+	if err := rt.Close(); err != nil {
+		log.Warn("docker client close", zap.Error(err))
+	}
+	if err := core.NC.Drain(); err != nil {
+		log.Warn("nats drain", zap.Error(err))
+	}
+}

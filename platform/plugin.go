@@ -21,9 +21,6 @@ func RunPlugin(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("plugin: %w", err)
 	}
-	defer func() {
-		_ = rt.Close()
-		_ = core.NC.Drain()
-	}()
+	defer closeCore(core, rt, log)
 	return plugin.Serve(core.Handler(), log.Named("plugin"), cfg.LogLevel.String())
 }

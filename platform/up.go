@@ -66,12 +66,7 @@ func (u *Up) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		_ = rt.Close()
-		if err := core.NC.Drain(); err != nil {
-			u.log.Warn("nats drain", zap.Error(err))
-		}
-	}()
+	defer closeCore(core, rt, u.log)
 
 	gw := gateway.New(u.cfg.ServerAddress, core.Handler(), u.log.Named("gateway"))
 	addr, err := gw.Start()
