@@ -373,3 +373,33 @@ func TestDeletingUserStopsItsRuns(t *testing.T) {
 	}
 	dockertest.WaitNoContainers(t, docker.LabelExecutionID, id, 5*time.Second)
 }
+
+// TestManyExecutionsTwoWorkers queues a burst of executions for two workers
+// sharing the consumer: every one completes exactly once with its own
+// output, and both workers take part.
+func TestManyExecutionsTwoWorkers(t *testing.T) {
+	e := newEnv(t, 2, 3)
+	u := e.Register(t, "burst")
+	fn := e.function(t, u, "burst", "cat", nil)
+	const n = 24
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = e.Enqueue(t, u, fn, "input-"+strconv.Itoa(i))
+	}
+	byWorker := map[string]int{}
+	for i, id := range ids {
+		x := e.waitStatus(t, u, id, 90*time.Second, "complete", "failed", "timeout", "cancelled")
+		if x.Status != "complete" || x.output() != "input-"+strconv.Itoa(i) || x.Attempts != 1 {
+			t.Fatalf("execution %d: status %q output %q attempts %d error %q", i, x.Status, x.output(), x.Attempts, x.Error)
+		}
+		var w struct {
+			WorkerID string `json:"worker_id"`
+		}
+		e.Do(t, http.MethodGet, "/api/v1/executions/"+id, u.Token, nil).Decode(t, &w)
+		byWorker[w.WorkerID]++
+	}
+	if len(byWorker) != 2 {
+		t.Errorf("executions by worker %v, want both workers used", byWorker)
+	}
+	t.Logf("executions by worker: %v", byWorker)
+}
