@@ -146,11 +146,12 @@ func TestNetworkIsNone(t *testing.T) {
 		}
 	}()
 	port := ln.Addr().(*net.TCPAddr).Port
-	// Try the docker bridge's gateway and a public address.
-	script := "ip=$(cat); wget -q -O - http://$ip:" + strconv.Itoa(port) + "/ && echo reached-host; " +
+	// Try the docker bridge's gateway (the host) and a public address. The
+	// address comes as input, so the image is the same in every run.
+	script := "addr=$(cat); wget -q -O - http://$addr/ && echo reached-host; " +
 		"wget -q -O - http://1.1.1.1/ && echo reached-internet; ls /sys/class/net; exit 0"
 	fn := e.function(t, u, "netprobe", script, nil)
-	code, x := e.run(t, u, fn, "172.17.0.1")
+	code, x := e.run(t, u, fn, net.JoinHostPort(bridgeIP(t), strconv.Itoa(port)))
 	if code != http.StatusOK || x.Status != "complete" {
 		t.Fatalf("code %d status %q error %q", code, x.Status, x.Error)
 	}
@@ -402,4 +403,25 @@ func TestManyExecutionsTwoWorkers(t *testing.T) {
 		t.Errorf("executions by worker %v, want both workers used", byWorker)
 	}
 	t.Logf("executions by worker: %v", byWorker)
+}
+
+// bridgeIP is the host's address on Docker's default bridge (docker0): what
+// a container with a network would reach the host at.
+func bridgeIP(t *testing.T) string {
+	t.Helper()
+	ifc, err := net.InterfaceByName("docker0")
+	if err != nil {
+		t.Fatalf("docker0: %v", err)
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+	}
+	t.Fatalf("docker0 has no IPv4 address: %v", addrs)
+	return ""
 }
