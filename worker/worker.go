@@ -110,8 +110,8 @@ const sigkillExit = 137
 var errEnded = errors.New("execution already ended")
 
 // Handle processes one delivery to its end: it acks, drops or asks for a
-// retry, always exactly once. ctx ending (worker shutdown) cancels the run
-// and leaves the message for redelivery.
+// retry, always exactly once. ctx ending (the worker's drain time is over)
+// kills the run and hands the execution back to the queue at once.
 func (w *Worker) Handle(ctx context.Context, d domain.Delivery) {
 	job := d.Job()
 	log := w.log.With(zap.String("execution_id", job.ExecutionID), zap.String("function_id", job.FunctionID), zap.Int("attempt", d.Attempt()))
@@ -355,7 +355,12 @@ func (w *Worker) settleEnd(ctx context.Context, log *zap.Logger, d domain.Delive
 // retryOrFail handles a platform failure: retry with exponential backoff, or
 // on the last attempt end the execution failed.
 func (w *Worker) retryOrFail(ctx context.Context, log *zap.Logger, d domain.Delivery, job domain.Job, cause error) {
-	if d.Attempt() < w.opts.MaxAttempts && ctx.Err() == nil {
+	if ctx.Err() != nil {
+		// The failure is the worker stopping, not the platform failing.
+		w.release(log, d, job)
+		return
+	}
+	if d.Attempt() < w.opts.MaxAttempts {
 		delay := w.backoff(d.Attempt())
 		log.Warn("platform failure; retrying", zap.Error(cause), zap.Duration("delay", delay))
 		w.requeue(log, d, job, delay)
