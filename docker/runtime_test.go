@@ -8,17 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/faasplatform/faas/docker/dockertest"
@@ -386,27 +383,8 @@ func TestRunNetworkNone(t *testing.T) {
 	h := newHarness(t, Options{})
 
 	// A listener on the host, reachable from any container on docker0.
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer ln.Close()
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	gateway := "172.17.0.1"
-	if br, err := dockertest.Client(t).NetworkInspect(context.Background(), "bridge", network.InspectOptions{}); err == nil && len(br.IPAM.Config) > 0 && br.IPAM.Config[0].Gateway != "" {
-		gateway = br.IPAM.Config[0].Gateway
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
+	port, accepted := dockertest.HostListener(t)
+	gateway := dockertest.BridgeIP(t)
 
 	// busybox wget -T segfaults (a busybox bug), so no -T: an unreachable
 	// network fails at once anyway, and the run's timeout bounds the rest.
@@ -428,7 +406,7 @@ func TestRunNetworkNone(t *testing.T) {
 	if n := strings.Count(string(res.Stderr), "Network is unreachable"); n != 3 {
 		t.Errorf("stderr %q, want 3 times 'Network is unreachable'", res.Stderr)
 	}
-	if n := accepted.Load(); n != 0 {
+	if n := accepted(); n != 0 {
 		t.Errorf("the host listener accepted %d connections", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/faasplatform/faas/domain"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 )
 
 var _ domain.ExecutionStore = (*ExecutionStore)(nil)
@@ -43,12 +44,20 @@ type ExecutionStore struct {
 	// objectGrace is how long an object outlives the last record naming
 	// it (tests shorten it).
 	objectGrace time.Duration
+	log         *zap.Logger
 }
 
 // NewExecutionStore returns an ExecutionStore on kv and obj, the executions
 // bucket and the execution-data object store from Setup.
 func NewExecutionStore(kv jetstream.KeyValue, obj jetstream.ObjectStore) *ExecutionStore {
-	return &ExecutionStore{kv: kv, obj: obj, objectGrace: defaultObjectGrace}
+	return &ExecutionStore{kv: kv, obj: obj, objectGrace: defaultObjectGrace, log: zap.NewNop()}
+}
+
+// WithLogger makes s report the objects it fails to clean up (they are
+// left behind, costing only space) to logger, and returns s.
+func (s *ExecutionStore) WithLogger(logger *zap.Logger) *ExecutionStore {
+	s.log = logger
+	return s
 }
 
 // executionRecord is an execution as stored. Its Logs and LogsTruncated
@@ -157,10 +166,13 @@ func (s *ExecutionStore) encode(ctx context.Context, e *domain.Execution, prevRe
 }
 
 // deleteObjects removes objects no record names. It is best effort: an
-// object left behind only costs space.
+// object left behind only costs space, so a failure is logged, not returned
+// (the callers are already returning another error, or run on a timer).
 func (s *ExecutionStore) deleteObjects(ctx context.Context, names []string) {
 	for _, name := range names {
-		_ = s.obj.Delete(ctx, name)
+		if err := s.obj.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			s.log.Warn("execution data object left behind", zap.String("object", name), zap.Error(err))
+		}
 	}
 }
 

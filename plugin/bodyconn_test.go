@@ -12,7 +12,8 @@ import (
 
 	pkgHTTP "github.com/apache/apisix-go-plugin-runner/pkg/http"
 	ei "github.com/api7/ext-plugin-proto/go/A6/ExtraInfo"
-	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/faasplatform/faas/apisix/apisixtest"
 )
 
 // requestWithConn mimics the runner's request type: a private conn field.
@@ -86,19 +87,6 @@ func apisixSide(t *testing.T, c net.Conn, ty byte, answer []byte, pieces int) {
 	}
 }
 
-func bodyAnswer(body []byte) []byte {
-	b := flatbuffers.NewBuilder(len(body) + 64)
-	var off flatbuffers.UOffsetT
-	if body != nil {
-		off = b.CreateByteVector(body)
-	}
-	ei.RespStart(b)
-	if body != nil {
-		ei.RespAddResult(b, off)
-	}
-	b.Finish(ei.RespEnd(b))
-	return b.FinishedBytes()
-}
 
 func TestFetchBody(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 300<<10/16) // 300 KiB: over the runner's single read
@@ -110,10 +98,10 @@ func TestFetchBody(t *testing.T) {
 		want    []byte
 		wantErr string
 	}{
-		{"body in many pieces", 3, bodyAnswer(big), 9, big, ""},
-		{"small body", 3, bodyAnswer([]byte(`{"a":1}`)), 1, []byte(`{"a":1}`), ""},
-		{"no body", 3, bodyAnswer(nil), 1, nil, ""},
-		{"wrong frame type", 2, bodyAnswer([]byte("x")), 1, nil, "frame type 2"},
+		{"body in many pieces", 3, apisixtest.ExtraInfoAnswer(big), 9, big, ""},
+		{"small body", 3, apisixtest.ExtraInfoAnswer([]byte(`{"a":1}`)), 1, []byte(`{"a":1}`), ""},
+		{"no body", 3, apisixtest.ExtraInfoAnswer(nil), 1, nil, ""},
+		{"wrong frame type", 2, apisixtest.ExtraInfoAnswer([]byte("x")), 1, nil, "frame type 2"},
 		{"malformed answer", 3, []byte{1, 2}, 1, nil, "malformed"},
 	}
 	for _, tc := range cases {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,34 +128,18 @@ func TestExecutionOutcomes(t *testing.T) {
 func TestNetworkIsNone(t *testing.T) {
 	e := newEnv(t, 1, 2)
 	u := e.Register(t, "net")
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var accepted atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port, accepted := dockertest.HostListener(t)
 	// Try the docker bridge's gateway (the host) and a public address. The
 	// address comes as input, so the image is the same in every run.
 	script := "addr=$(cat); wget -q -O - http://$addr/ && echo reached-host; " +
 		"wget -q -O - http://1.1.1.1/ && echo reached-internet; ls /sys/class/net; exit 0"
 	fn := e.function(t, u, "netprobe", script, nil)
-	code, x := e.run(t, u, fn, net.JoinHostPort(bridgeIP(t), strconv.Itoa(port)))
+	code, x := e.run(t, u, fn, net.JoinHostPort(dockertest.BridgeIP(t), strconv.Itoa(port)))
 	if code != http.StatusOK || x.Status != "complete" {
 		t.Fatalf("code %d status %q error %q", code, x.Status, x.Error)
 	}
-	if strings.Contains(x.output(), "reached") || accepted.Load() != 0 {
-		t.Fatalf("the function reached the network: output %q, host accepted %d", x.output(), accepted.Load())
+	if strings.Contains(x.output(), "reached") || accepted() != 0 {
+		t.Fatalf("the function reached the network: output %q, host accepted %d", x.output(), accepted())
 	}
 	if strings.TrimSpace(x.output()) != "lo" {
 		t.Errorf("interfaces %q, want only lo", x.output())
@@ -403,25 +386,4 @@ func TestManyExecutionsTwoWorkers(t *testing.T) {
 		t.Errorf("executions by worker %v, want both workers used", byWorker)
 	}
 	t.Logf("executions by worker: %v", byWorker)
-}
-
-// bridgeIP is the host's address on Docker's default bridge (docker0): what
-// a container with a network would reach the host at.
-func bridgeIP(t *testing.T) string {
-	t.Helper()
-	ifc, err := net.InterfaceByName("docker0")
-	if err != nil {
-		t.Fatalf("docker0: %v", err)
-	}
-	addrs, err := ifc.Addrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
-			return ipn.IP.String()
-		}
-	}
-	t.Fatalf("docker0 has no IPv4 address: %v", addrs)
-	return ""
 }

@@ -568,14 +568,14 @@ func (e *Emulator) extraInfo(rt *route, r *http.Request, uri string, body *bodyS
 	switch x.kind {
 	case ei.InfoVar:
 		e.vars.Add(1)
-		return buildExtraInfoResp(variable(rt, r, uri, x.name)), nil
+		return ExtraInfoAnswer(variable(rt, r, uri, x.name)), nil
 	case ei.InfoReqBody:
 		e.bodies.Add(1)
 		data, err := body.get()
 		if err != nil {
 			return nil, err
 		}
-		return buildExtraInfoResp(data), nil
+		return ExtraInfoAnswer(data), nil
 	}
 	return nil, fmt.Errorf("failed to handle RPC_EXTRA_INFO: unsupported info type: %d", x.kind)
 }

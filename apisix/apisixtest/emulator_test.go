@@ -139,7 +139,7 @@ func TestStopAnswers(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := startFakeRunner(t)
-			f.setOnCall(func(fc *fakeConn, _ seenCall) { fc.stop(tc.status, tc.headers, tc.body) })
+			f.setOnCall(func(fc *fakeConn, _ reqCall) { fc.stop(tc.status, tc.headers, tc.body) })
 			w := get(newTestEmulator(t, f, Options{}), "/api/v1/x")
 			if w.Code != tc.wantStatus {
 				t.Fatalf("status %d, want %d", w.Code, tc.wantStatus)
@@ -164,7 +164,7 @@ func TestStopAnswers(t *testing.T) {
 func TestNoStopMeansNoUpstream(t *testing.T) {
 	t.Run("rewrite on a route without upstream: 503", func(t *testing.T) {
 		f := startFakeRunner(t)
-		f.setOnCall(func(fc *fakeConn, _ seenCall) { fc.rewrite("/elsewhere", nil, nil) })
+		f.setOnCall(func(fc *fakeConn, _ reqCall) { fc.rewrite("/elsewhere", nil, nil) })
 		e := newTestEmulator(t, f, Options{})
 		if w := get(e, "/api/v1/x"); w.Code != 503 {
 			t.Fatalf("status %d", w.Code)
@@ -175,14 +175,14 @@ func TestNoStopMeansNoUpstream(t *testing.T) {
 	})
 	t.Run("no action: 503", func(t *testing.T) {
 		f := startFakeRunner(t)
-		f.setOnCall(func(fc *fakeConn, _ seenCall) { fc.none() })
+		f.setOnCall(func(fc *fakeConn, _ reqCall) { fc.none() })
 		if w := get(newTestEmulator(t, f, Options{}), "/api/v1/x"); w.Code != 503 {
 			t.Fatalf("status %d", w.Code)
 		}
 	})
 	t.Run("rewrite on a proxied route: upstream sees it", func(t *testing.T) {
 		f := startFakeRunner(t)
-		f.setOnCall(func(fc *fakeConn, _ seenCall) {
+		f.setOnCall(func(fc *fakeConn, _ reqCall) {
 			fc.rewrite("/internal/x", []kv{{name: "X-User", value: "u1", hasValue: true}}, []kv{{name: "drop"}, {name: "k", value: "v", hasValue: true}})
 		})
 		rt := testRoute()
@@ -201,7 +201,7 @@ func TestNoStopMeansNoUpstream(t *testing.T) {
 func TestRunnerErrors(t *testing.T) {
 	t.Run("service unavailable: 503, connection closed", func(t *testing.T) {
 		f := startFakeRunner(t)
-		f.setOnCall(func(fc *fakeConn, _ seenCall) { fc.errFrame(A6Err.CodeSERVICE_UNAVAILABLE) })
+		f.setOnCall(func(fc *fakeConn, _ reqCall) { fc.errFrame(A6Err.CodeSERVICE_UNAVAILABLE) })
 		e := newTestEmulator(t, f, Options{})
 		for i := 0; i < 2; i++ {
 			if w := get(e, "/api/v1/x"); w.Code != 503 {
@@ -216,7 +216,7 @@ func TestRunnerErrors(t *testing.T) {
 	})
 	t.Run("conf token not found, always: three tries, then 503", func(t *testing.T) {
 		f := startFakeRunner(t)
-		f.setOnCall(func(fc *fakeConn, _ seenCall) { fc.errFrame(A6Err.CodeCONF_TOKEN_NOT_FOUND) })
+		f.setOnCall(func(fc *fakeConn, _ reqCall) { fc.errFrame(A6Err.CodeCONF_TOKEN_NOT_FOUND) })
 		e := newTestEmulator(t, f, Options{})
 		if w := get(e, "/api/v1/x"); w.Code != 503 {
 			t.Fatalf("status %d", w.Code)
@@ -228,7 +228,7 @@ func TestRunnerErrors(t *testing.T) {
 	t.Run("conf token not found once: prepared again, answered", func(t *testing.T) {
 		f := startFakeRunner(t)
 		first := true
-		f.setOnCall(func(fc *fakeConn, call seenCall) {
+		f.setOnCall(func(fc *fakeConn, call reqCall) {
 			if first {
 				first = false
 				fc.errFrame(A6Err.CodeCONF_TOKEN_NOT_FOUND)
@@ -248,21 +248,21 @@ func TestRunnerErrors(t *testing.T) {
 	})
 	t.Run("connection closed mid-call: 503", func(t *testing.T) {
 		f := startFakeRunner(t)
-		f.setOnCall(func(fc *fakeConn, _ seenCall) { fc.close() })
+		f.setOnCall(func(fc *fakeConn, _ reqCall) { fc.close() })
 		if w := get(newTestEmulator(t, f, Options{}), "/api/v1/x"); w.Code != 503 {
 			t.Fatalf("status %d", w.Code)
 		}
 	})
 	t.Run("unexpected frame type: 503", func(t *testing.T) {
 		f := startFakeRunner(t)
-		f.setOnCall(func(fc *fakeConn, _ seenCall) { fc.write(RPCPrepareConf, []byte{0, 0, 0, 0}) })
+		f.setOnCall(func(fc *fakeConn, _ reqCall) { fc.write(RPCPrepareConf, []byte{0, 0, 0, 0}) })
 		if w := get(newTestEmulator(t, f, Options{}), "/api/v1/x"); w.Code != 503 {
 			t.Fatalf("status %d", w.Code)
 		}
 	})
 	t.Run("read timeout: 503", func(t *testing.T) {
 		f := startFakeRunner(t)
-		f.setOnCall(func(fc *fakeConn, _ seenCall) { time.Sleep(300 * time.Millisecond); fc.stop(200, nil, nil) })
+		f.setOnCall(func(fc *fakeConn, _ reqCall) { time.Sleep(300 * time.Millisecond); fc.stop(200, nil, nil) })
 		start := time.Now()
 		if w := get(newTestEmulator(t, f, Options{ReadTimeout: 50 * time.Millisecond}), "/api/v1/x"); w.Code != 503 {
 			t.Fatalf("status %d", w.Code)
@@ -289,7 +289,7 @@ func TestRunnerErrors(t *testing.T) {
 
 func TestExtraInfo(t *testing.T) {
 	f := startFakeRunner(t)
-	f.setOnCall(func(fc *fakeConn, _ seenCall) {
+	f.setOnCall(func(fc *fakeConn, _ reqCall) {
 		var out []string
 		for _, name := range []string{"remote_addr", "uri", "request_uri", "http_x_foo", "arg_a", "route_id", "nope"} {
 			v, err := fc.ask(ei.InfoVar, name)
@@ -324,7 +324,7 @@ func TestExtraInfo(t *testing.T) {
 
 	t.Run("no body: no result", func(t *testing.T) {
 		f := startFakeRunner(t)
-		f.setOnCall(func(fc *fakeConn, _ seenCall) {
+		f.setOnCall(func(fc *fakeConn, _ reqCall) {
 			b, _ := fc.ask(ei.InfoReqBody, "")
 			fc.stop(200, nil, []byte(fmt.Sprintf("nil=%v", b == nil)))
 		})
@@ -334,7 +334,7 @@ func TestExtraInfo(t *testing.T) {
 	})
 	t.Run("response body in the request phase: 503", func(t *testing.T) {
 		f := startFakeRunner(t)
-		f.setOnCall(func(fc *fakeConn, _ seenCall) {
+		f.setOnCall(func(fc *fakeConn, _ reqCall) {
 			if _, err := fc.ask(ei.InfoRespBody, ""); err == nil {
 				fc.stop(200, nil, nil)
 			}
@@ -347,7 +347,7 @@ func TestExtraInfo(t *testing.T) {
 
 func TestNginxBodyLimit(t *testing.T) {
 	f := startFakeRunner(t)
-	f.setOnCall(func(fc *fakeConn, call seenCall) {
+	f.setOnCall(func(fc *fakeConn, call reqCall) {
 		if strings.Contains(kvString(call.args), "nobody") {
 			fc.stop(200, nil, []byte("not read"))
 			return
@@ -422,7 +422,7 @@ func TestNginxBodyLimit(t *testing.T) {
 // The error pages also replace nginx's page for a Stop with an empty body.
 func TestErrorPageForEmptyStop(t *testing.T) {
 	f := startFakeRunner(t)
-	f.setOnCall(func(fc *fakeConn, _ seenCall) { fc.stop(413, nil, nil) })
+	f.setOnCall(func(fc *fakeConn, _ reqCall) { fc.stop(413, nil, nil) })
 	page := ErrorPage{Status: 413, ContentType: "application/json", Body: []byte(`{"a":1}`)}
 	w := get(newTestEmulator(t, f, Options{ErrorPages: map[int]ErrorPage{413: page}}), "/api/v1/x")
 	if w.Code != 413 || w.Body.String() != `{"a":1}` || w.Header().Get("Content-Type") != "application/json" {
@@ -481,7 +481,7 @@ func TestParseErrorPages(t *testing.T) {
 // then priority; a route whose methods do not fit is passed over.
 func TestRouteMatchOrder(t *testing.T) {
 	f := startFakeRunner(t)
-	f.setOnCall(func(fc *fakeConn, call seenCall) { fc.stop(200, nil, []byte(fmt.Sprint(call.token))) })
+	f.setOnCall(func(fc *fakeConn, call reqCall) { fc.stop(200, nil, []byte(fmt.Sprint(call.token))) })
 	ext := []ConfEntry{{Name: "faas", Value: "{}"}}
 	routes := []Route{
 		{ID: "any", URI: "/*", ExtConf: ext},
@@ -512,7 +512,7 @@ func TestRouteMatchOrder(t *testing.T) {
 // keepalive pool closes it as soon as it turns readable).
 func TestPoolDropsConnectionsTheRunnerClosed(t *testing.T) {
 	f := startFakeRunner(t)
-	f.setOnCall(func(fc *fakeConn, _ seenCall) {
+	f.setOnCall(func(fc *fakeConn, _ reqCall) {
 		fc.stop(200, nil, []byte("ok"))
 		fc.close()
 	})
@@ -567,7 +567,7 @@ func TestTokensPerKeyAndConfVersion(t *testing.T) {
 
 func TestRoutingCORSAndLimitCount(t *testing.T) {
 	f := startFakeRunner(t)
-	f.setOnCall(func(fc *fakeConn, _ seenCall) { fc.stop(404, nil, []byte(`{"error":{"code":"function_not_found"}}`)) })
+	f.setOnCall(func(fc *fakeConn, _ reqCall) { fc.stop(404, nil, []byte(`{"error":{"code":"function_not_found"}}`)) })
 	routes, err := ParseRoutes([]byte(`
 routes:
   - id: 1
@@ -644,7 +644,7 @@ routes:
 // error bodies: the reason apisix.yaml must not set it.
 func TestErrorResponseOnExtPluginReplacesAPIErrors(t *testing.T) {
 	f := startFakeRunner(t)
-	f.setOnCall(func(fc *fakeConn, _ seenCall) {
+	f.setOnCall(func(fc *fakeConn, _ reqCall) {
 		fc.stop(404, []kv{{name: "content-type", value: "application/json", hasValue: true}}, []byte(`{"error":{"code":"function_not_found"}}`))
 	})
 	routes, err := ParseRoutes([]byte("routes:\n  - id: 1\n    uri: /api/v1/*\n    plugins:\n      ext-plugin-post-req:\n" +
@@ -660,7 +660,7 @@ func TestErrorResponseOnExtPluginReplacesAPIErrors(t *testing.T) {
 
 func TestDoAndURL(t *testing.T) {
 	f := startFakeRunner(t)
-	f.setOnCall(func(fc *fakeConn, call seenCall) {
+	f.setOnCall(func(fc *fakeConn, call reqCall) {
 		fc.stop(200, nil, []byte(kvString(call.headers)))
 	})
 	e := newTestEmulator(t, f, Options{})

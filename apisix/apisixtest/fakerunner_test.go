@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	A6 "github.com/api7/ext-plugin-proto/go/A6"
 	A6Err "github.com/api7/ext-plugin-proto/go/A6/Err"
 	ei "github.com/api7/ext-plugin-proto/go/A6/ExtraInfo"
 	hrc "github.com/api7/ext-plugin-proto/go/A6/HTTPReqCall"
@@ -27,27 +26,16 @@ type fakeRunner struct {
 
 	mu       sync.Mutex
 	prepares []preparedConf
-	calls    []seenCall
+	calls    []reqCall
 	token    uint32
 	conns    int
 	// onCall answers an HTTPReqCall; nil answers an empty Stop (200).
-	onCall func(fc *fakeConn, call seenCall)
+	onCall func(fc *fakeConn, call reqCall)
 }
 
 type preparedConf struct {
 	key  string
 	conf []kv
-}
-
-// seenCall is an HTTPReqCall as the fake runner decoded it.
-type seenCall struct {
-	id      uint32
-	token   uint32
-	srcIP   []byte
-	method  A6.Method
-	path    string
-	args    []kv
-	headers []kv
 }
 
 func startFakeRunner(t *testing.T) *fakeRunner {
@@ -82,16 +70,16 @@ func (f *fakeRunner) serve() {
 	}
 }
 
-func (f *fakeRunner) setOnCall(fn func(fc *fakeConn, call seenCall)) {
+func (f *fakeRunner) setOnCall(fn func(fc *fakeConn, call reqCall)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.onCall = fn
 }
 
-func (f *fakeRunner) seen() ([]preparedConf, []seenCall, int) {
+func (f *fakeRunner) seen() ([]preparedConf, []reqCall, int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]preparedConf(nil), f.prepares...), append([]seenCall(nil), f.calls...), f.conns
+	return append([]preparedConf(nil), f.prepares...), append([]reqCall(nil), f.calls...), f.conns
 }
 
 func (f *fakeRunner) handle(fc *fakeConn) {
@@ -117,7 +105,7 @@ func (f *fakeRunner) handle(fc *fakeConn) {
 			fc.write(RPCPrepareConf, b.FinishedBytes())
 		case RPCHTTPReqCall:
 			req := hrc.GetRootAsReq(payload, 0)
-			call := seenCall{
+			call := reqCall{
 				id: req.Id(), token: req.ConfToken(), srcIP: append([]byte(nil), req.SrcIpBytes()...),
 				method: req.Method(), path: string(req.Path()),
 				args: entries(req.ArgsLength(), req.Args), headers: entries(req.HeadersLength(), req.Headers),

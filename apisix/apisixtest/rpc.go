@@ -250,9 +250,10 @@ func decodeExtraInfo(payload []byte) (x extraInfo, err error) {
 	return x, nil
 }
 
-// buildExtraInfoResp answers an ExtraInfo request; a nil result (an unset
-// variable, no body) leaves the result out, as APISIX does.
-func buildExtraInfoResp(result []byte) []byte {
+// ExtraInfoAnswer is APISIX's answer to an ExtraInfo request (the payload of
+// a type-3 frame); a nil result (an unset variable, no body) leaves the
+// result out, as APISIX does. Tests of the runner side build frames with it.
+func ExtraInfoAnswer(result []byte) []byte {
 	b := flatbuffers.NewBuilder(len(result) + 64)
 	var off flatbuffers.UOffsetT
 	if result != nil {
