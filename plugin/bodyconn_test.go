@@ -87,7 +87,6 @@ func apisixSide(t *testing.T, c net.Conn, ty byte, answer []byte, pieces int) {
 	}
 }
 
-
 func TestFetchBody(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 300<<10/16) // 300 KiB: over the runner's single read
 	cases := []struct {
