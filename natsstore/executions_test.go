@@ -362,3 +362,41 @@ func TestExecutionStoreWatch(t *testing.T) {
 		t.Fatal("channel not closed after ctx ended")
 	}
 }
+
+// TestExecutionStoreWatchDuringUpdates starts watches while the record is
+// being rewritten, as a sync request does while a worker claims its
+// execution: an existing record is never reported missing.
+func TestExecutionStoreWatchDuringUpdates(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := testContext(t)
+	s := NewExecutionStore(env.b.Executions, env.b.ExecutionData)
+	owner := uuid.NewString()
+	const rounds = 200
+	for i := range rounds {
+		e := newExecution(owner, "f", baseTime, domain.StatusPending)
+		if err := s.Create(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		updated := make(chan error, 1)
+		go func() {
+			_, err := s.Update(ctx, owner, e.ID, func(e *domain.Execution) error {
+				e.Status = domain.StatusRunning
+				return nil
+			})
+			updated <- err
+		}()
+		wctx, cancel := context.WithCancel(ctx)
+		ch, err := s.Watch(wctx, owner, e.ID)
+		if err != nil {
+			cancel()
+			t.Fatalf("round %d: Watch of an existing record: %v", i, err)
+		}
+		if got := <-ch; got.ID != e.ID {
+			t.Errorf("round %d: first value is %s", i, got.ID)
+		}
+		cancel()
+		if err := <-updated; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -19,7 +19,7 @@ var _ domain.FunctionStore = (*FunctionStore)(nil)
 // id, which makes names unique per owner. A function of another owner is
 // simply a key that does not exist, hence domain.ErrFunctionNotFound.
 type FunctionStore struct {
-	kv jetstream.KeyValue
+	kv *Bucket
 	// staleIndexAge is the age at which a name entry whose function is
 	// gone or renamed may be taken over (tests shorten it).
 	staleIndexAge time.Duration
@@ -27,7 +27,7 @@ type FunctionStore struct {
 
 // NewFunctionStore returns a FunctionStore on kv, the functions bucket from
 // Setup.
-func NewFunctionStore(kv jetstream.KeyValue) *FunctionStore {
+func NewFunctionStore(kv *Bucket) *FunctionStore {
 	return &FunctionStore{kv: kv, staleIndexAge: defaultStaleIndexAge}
 }
 

@@ -2,12 +2,16 @@ package natsstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/faasplatform/faas/domain"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -83,40 +87,143 @@ func retryOnConflict(ctx context.Context, what string, round func() error) error
 	}
 }
 
-// latestValues returns the current entry of every live key matching filter,
-// read through one watcher instead of a Get per key.
-// It gives up after listTimeout: a watcher can miss its end-of-values marker
-// when the last pending entries expire (TTL) before they are delivered.
-func latestValues(ctx context.Context, kv jetstream.KeyValue, filter string) ([]jetstream.KeyValueEntry, error) {
+// Bucket is a KV bucket of the platform with what a consistent listing of
+// it needs besides the KeyValue API: the connection to ask the stream behind
+// it for the newest sequence under a key filter.
+type Bucket struct {
+	jetstream.KeyValue
+	nc        *nats.Conn
+	apiPrefix string // "$JS.API." unless the JetStream context says otherwise
+}
+
+// newBucket wraps kv, opened through js.
+func newBucket(js jetstream.JetStream, kv jetstream.KeyValue) *Bucket {
+	o := js.Options()
+	prefix := o.APIPrefix
+	switch {
+	case o.Domain != "":
+		prefix = "$JS." + o.Domain + ".API."
+	case prefix == "":
+		prefix = jetstream.DefaultAPIPrefix
+	case !strings.HasSuffix(prefix, "."):
+		prefix += "."
+	}
+	return &Bucket{KeyValue: kv, nc: js.Conn(), apiPrefix: prefix}
+}
+
+// lastSeq returns the stream sequence of the newest message (value or delete
+// marker) of a key matching filter, or 0 when there is none. It asks the
+// stream directly (a direct get by subject, which accepts wildcards in the
+// request body).
+func (b *Bucket) lastSeq(ctx context.Context, filter string) (uint64, error) {
+	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + b.Bucket() + "." + filter})
+	if err != nil {
+		return 0, fmt.Errorf("encode last-message request: %w", err)
+	}
+	msg, err := b.nc.RequestWithContext(ctx, b.apiPrefix+"DIRECT.GET.KV_"+b.Bucket(), req)
+	if err != nil {
+		return 0, fmt.Errorf("last message of %s %s: %w", b.Bucket(), filter, err)
+	}
+	if len(msg.Data) == 0 {
+		switch status := msg.Header.Get("Status"); status {
+		case "404":
+			return 0, nil
+		case "":
+		default:
+			return 0, fmt.Errorf("last message of %s %s: status %s %s", b.Bucket(), filter, status, msg.Header.Get("Description"))
+		}
+	}
+	seq, err := strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("last message of %s %s: sequence header: %w", b.Bucket(), filter, err)
+	}
+	return seq, nil
+}
+
+// latestValues returns the current entry of every live key of b matching
+// filter, read through one watcher instead of a Get per key: a snapshot of
+// the keys at one moment, whatever is written meanwhile.
+//
+// The watcher's own end-of-initial-values marker is not trusted: it counts
+// deliveries against the consumer's pending count at creation, and keys
+// rewritten during the read are skipped or counted twice, so the marker
+// came before every key was delivered (1 list in 7 under constant writes,
+// see TestLatestValuesDuringWrites). Instead the watcher delivers every
+// stored message in stream order (IncludeHistory; a bucket keeps one
+// revision per key) and the read ends when the newest message matching
+// filter, asked of the stream after the deliveries so far, has been
+// delivered: every key live at that moment has had its newest message
+// delivered, since it was stored before and delivery follows the stream's
+// order. Under constant writes to the filter it keeps reading until it
+// catches up, within listTimeout.
+func latestValues(ctx context.Context, b *Bucket, filter string) ([]jetstream.KeyValueEntry, error) {
 	ctx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
-	w, err := kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
+	target, err := b.lastSeq(ctx, filter)
+	if err != nil || target == 0 {
+		return nil, err
+	}
+	w, err := b.Watch(ctx, filter, jetstream.IncludeHistory())
 	if err != nil {
-		return nil, fmt.Errorf("watch %s %s: %w", kv.Bucket(), filter, err)
+		return nil, fmt.Errorf("watch %s %s: %w", b.Bucket(), filter, err)
 	}
 	defer w.Stop()
 
 	latest := map[string]jetstream.KeyValueEntry{}
+	var delivered uint64
+	// caughtUp re-reads the newest sequence: delivered reaching it means a
+	// complete snapshot. Entries that expire (TTL) lower it again.
+	caughtUp := func() (bool, error) {
+		last, err := b.lastSeq(ctx, filter)
+		if err != nil {
+			return false, err
+		}
+		target = last
+		return delivered >= target, nil
+	}
+	const idle = 100 * time.Millisecond
+	timer := time.NewTimer(idle)
+	defer timer.Stop()
 	for {
+		check := false
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("watch %s %s: %w", kv.Bucket(), filter, ctx.Err())
+			return nil, fmt.Errorf("watch %s %s: %w", b.Bucket(), filter, ctx.Err())
+		case <-timer.C:
+			check = true // stalled: the target may have expired
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil, fmt.Errorf("watch %s %s: closed before the initial values", kv.Bucket(), filter)
+				return nil, fmt.Errorf("watch %s %s: closed before the initial values", b.Bucket(), filter)
 			}
 			if e == nil {
-				out := make([]jetstream.KeyValueEntry, 0, len(latest))
-				for _, v := range latest {
-					out = append(out, v)
-				}
-				return out, nil
+				check = true // the watcher thinks it is done: verify
+				break
 			}
+			delivered = max(delivered, e.Revision())
 			if prev, seen := latest[e.Key()]; !seen || e.Revision() > prev.Revision() {
 				latest[e.Key()] = e
 			}
+			check = delivered >= target
+		}
+		if !check {
+			continue
+		}
+		done, err := caughtUp()
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			break
+		}
+		timer.Reset(idle)
+	}
+	out := make([]jetstream.KeyValueEntry, 0, len(latest))
+	for _, v := range latest {
+		if v.Operation() == jetstream.KeyValuePut {
+			out = append(out, v)
 		}
 	}
+	return out, nil
 }
 
 // uniqueIndex is a secondary key (username → user id, function name → id)

@@ -53,10 +53,10 @@ const (
 // Buckets are the JetStream handles Setup declared, ready to hand to the
 // store constructors.
 type Buckets struct {
-	Users         jetstream.KeyValue
-	Functions     jetstream.KeyValue
-	Executions    jetstream.KeyValue
-	Workers       jetstream.KeyValue
+	Users         *Bucket
+	Functions     *Bucket
+	Executions    *Bucket
+	Workers       *Bucket
 	ExecutionData jetstream.ObjectStore
 	Stream        jetstream.Stream
 	Consumer      jetstream.Consumer
@@ -69,7 +69,7 @@ type Buckets struct {
 func Setup(ctx context.Context, js jetstream.JetStream) (*Buckets, error) {
 	var b Buckets
 	kvs := []struct {
-		dst *jetstream.KeyValue
+		dst **Bucket
 		cfg jetstream.KeyValueConfig
 	}{
 		{&b.Users, jetstream.KeyValueConfig{Bucket: BucketUsers, Description: "users and the username index"}},
@@ -84,7 +84,7 @@ func Setup(ctx context.Context, js jetstream.JetStream) (*Buckets, error) {
 		if err != nil {
 			return nil, fmt.Errorf("setup: bucket %s: %w", k.cfg.Bucket, err)
 		}
-		*k.dst = kv
+		*k.dst = newBucket(js, kv)
 	}
 
 	obj, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{

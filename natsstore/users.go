@@ -18,7 +18,7 @@ var _ domain.UserStore = (*UserStore)(nil)
 // `username.<lower-cased name>` the id, which makes usernames unique without
 // regard to case.
 type UserStore struct {
-	kv    jetstream.KeyValue
+	kv    *Bucket
 	names uniqueIndex
 }
 
@@ -56,7 +56,7 @@ func (r userRecord) user() *domain.User {
 }
 
 // NewUserStore returns a UserStore on kv, the users bucket from Setup.
-func NewUserStore(kv jetstream.KeyValue) *UserStore {
+func NewUserStore(kv *Bucket) *UserStore {
 	s := &UserStore{kv: kv}
 	s.names = uniqueIndex{
 		kv:         kv,

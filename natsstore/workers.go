@@ -27,12 +27,12 @@ type WorkerInfo struct {
 // worker id. The bucket forgets a key WorkerTTL after its last write, so a
 // worker that stops beating disappears by itself.
 type WorkerRegistry struct {
-	kv jetstream.KeyValue
+	kv *Bucket
 }
 
 // NewWorkerRegistry returns a WorkerRegistry on kv, the workers bucket from
 // Setup.
-func NewWorkerRegistry(kv jetstream.KeyValue) *WorkerRegistry {
+func NewWorkerRegistry(kv *Bucket) *WorkerRegistry {
 	return &WorkerRegistry{kv: kv}
 }
 

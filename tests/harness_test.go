@@ -136,6 +136,9 @@ func (x execution) output() string {
 func (e *env) run(t testing.TB, u *apitest.User, fn string, input any) (int, execution) {
 	t.Helper()
 	r := e.Do(t, http.MethodPost, "/api/v1/executions?wait=true", u.Token, map[string]any{"function_id": fn, "input": input})
+	if r.Status != http.StatusOK && r.Status != http.StatusAccepted {
+		t.Fatalf("run function %s: %d %s", fn, r.Status, r.Body)
+	}
 	var x execution
 	r.Decode(t, &x)
 	return r.Status, x
