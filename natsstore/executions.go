@@ -288,20 +288,16 @@ func (s *ExecutionStore) List(ctx context.Context, owner string, f domain.Execut
 	if !validToken(owner) {
 		return []*domain.Execution{}, nil
 	}
-	entries, err := latestValues(ctx, s.kv, executionKey(owner, "*"))
+	recs, err := latestRecords[executionRecord](ctx, s.kv, executionKey(owner, "*"))
 	if err != nil {
 		return nil, fmt.Errorf("list executions of %s: %w", owner, err)
 	}
-	out := make([]*domain.Execution, 0, len(entries))
-	for _, entry := range entries {
-		var rec executionRecord
-		if err := json.Unmarshal(entry.Value(), &rec); err != nil {
-			return nil, fmt.Errorf("list executions of %s: decode %s: %w", owner, entry.Key(), err)
-		}
+	out := make([]*domain.Execution, 0, len(recs))
+	for _, rec := range recs {
 		if f.FunctionID != "" && rec.FunctionID != f.FunctionID || f.Status != "" && rec.Status != f.Status {
 			continue
 		}
-		e, _ := s.decode(ctx, &rec, false) // without objects decode cannot fail
+		e, _ := s.decode(ctx, rec, false) // without objects decode cannot fail
 		e.Input, e.Output, e.Logs = "", "", ""
 		out = append(out, e)
 	}

@@ -121,17 +121,9 @@ func (s *FunctionStore) List(ctx context.Context, owner string) ([]*domain.Funct
 	if !validToken(owner) {
 		return []*domain.Function{}, nil
 	}
-	entries, err := latestValues(ctx, s.kv, functionKey(owner, "*"))
+	out, err := latestRecords[domain.Function](ctx, s.kv, functionKey(owner, "*"))
 	if err != nil {
 		return nil, fmt.Errorf("list functions of %s: %w", owner, err)
-	}
-	out := make([]*domain.Function, 0, len(entries))
-	for _, e := range entries {
-		var f domain.Function
-		if err := json.Unmarshal(e.Value(), &f); err != nil {
-			return nil, fmt.Errorf("list functions of %s: decode %s: %w", owner, e.Key(), err)
-		}
-		out = append(out, &f)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Name != out[j].Name {

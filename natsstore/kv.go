@@ -226,6 +226,24 @@ func latestValues(ctx context.Context, b *Bucket, filter string) ([]jetstream.Ke
 	return out, nil
 }
 
+// latestRecords decodes the JSON value of every live key of b matching
+// filter (see latestValues), in no particular order.
+func latestRecords[T any](ctx context.Context, b *Bucket, filter string) ([]*T, error) {
+	entries, err := latestValues(ctx, b, filter)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, 0, len(entries))
+	for _, e := range entries {
+		v := new(T)
+		if err := json.Unmarshal(e.Value(), v); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", e.Key(), err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // uniqueIndex is a secondary key (username → user id, function name → id)
 // kept in the bucket of the records it points to. KV Create makes claiming
 // a name atomic: of two claims of one name exactly one succeeds.

@@ -57,17 +57,13 @@ func (r *WorkerRegistry) Put(ctx context.Context, w WorkerInfo) error {
 
 // List returns the workers that sent a heartbeat within WorkerTTL, by id.
 func (r *WorkerRegistry) List(ctx context.Context) ([]WorkerInfo, error) {
-	entries, err := latestValues(ctx, r.kv, jetstream.AllKeys)
+	found, err := latestRecords[WorkerInfo](ctx, r.kv, jetstream.AllKeys)
 	if err != nil {
 		return nil, fmt.Errorf("list workers: %w", err)
 	}
-	out := make([]WorkerInfo, 0, len(entries))
-	for _, e := range entries {
-		var w WorkerInfo
-		if err := json.Unmarshal(e.Value(), &w); err != nil {
-			return nil, fmt.Errorf("list workers: decode %s: %w", e.Key(), err)
-		}
-		out = append(out, w)
+	out := make([]WorkerInfo, 0, len(found))
+	for _, w := range found {
+		out = append(out, *w)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
