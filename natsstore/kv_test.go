@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestLatestValuesDuringWrites lists keys while each of them is being
@@ -63,5 +66,38 @@ func TestLatestValuesDuringWrites(t *testing.T) {
 		if err != nil || len(entries) != 0 {
 			t.Errorf("latestValues(%q) = %d entries, %v; want none", filter, len(entries), err)
 		}
+	}
+}
+
+// TestLatestValuesAfterExpiry lists a bucket whose keys expire, as the
+// worker registry's do: expired keys are not listed and the read does not
+// wait for messages that are gone.
+func TestLatestValuesAfterExpiry(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := testContext(t)
+	kv, err := env.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "expiring", History: kvHistory, TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBucket(env.js, kv)
+	for _, key := range []string{"a", "b"} {
+		if _, err := b.Put(ctx, key, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if _, err := b.Put(ctx, "c", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	entries, err := latestValues(ctx, b, jetstream.AllKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Key() != "c" {
+		t.Errorf("listed %d entries, want only c", len(entries))
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("listing took %s", d)
 	}
 }
