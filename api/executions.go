@@ -9,6 +9,12 @@ import (
 	"github.com/faasplatform/faas/domain"
 )
 
+// Idempotency headers of POST /api/v1/executions (contract §3).
+const (
+	IdempotencyKeyHeader     = "Idempotency-Key"
+	IdempotentReplayedHeader = "Idempotent-Replayed"
+)
+
 // executionRequest is the body of POST /api/v1/executions.
 type executionRequest struct {
 	FunctionID string          `json:"function_id"`
@@ -75,9 +81,20 @@ func (h *handler) createExecution(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	owner := user(r).ID
-	e, err := h.deps.Executions.Enqueue(r.Context(), owner, req.FunctionID, input)
+	key, hasKey := r.Header[http.CanonicalHeaderKey(IdempotencyKeyHeader)]
+	if hasKey && (len(key) != 1 || key[0] == "") {
+		return domain.Invalid("Idempotency-Key must be given once, 1 to %d printable characters", domain.MaxIdempotencyKeyBytes)
+	}
+	k := ""
+	if hasKey {
+		k = key[0]
+	}
+	e, replayed, err := h.deps.Executions.EnqueueOnce(r.Context(), owner, req.FunctionID, input, k, "")
 	if err != nil {
 		return err
+	}
+	if replayed {
+		w.Header().Set(IdempotentReplayedHeader, "true")
 	}
 	if !wait {
 		WriteJSON(w, http.StatusAccepted, e)
@@ -149,5 +166,41 @@ func (h *handler) executionLogs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	WriteJSON(w, http.StatusOK, executionLogs{ExecutionID: id, Logs: logs, Truncated: truncated})
+	return nil
+}
+
+// deadLetterList is the body of GET /api/v1/deadletters.
+type deadLetterList struct {
+	DeadLetters []domain.DeadLetter `json:"dead_letters"`
+}
+
+// listDeadLetters: GET /api/v1/deadletters → 200 {dead_letters}, newest
+// first.
+func (h *handler) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
+	dls, err := h.deps.Executions.ListDeadLetters(r.Context(), user(r).ID)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, deadLetterList{DeadLetters: dls})
+	return nil
+}
+
+// redriveDeadLetter: POST /api/v1/deadletters/{id}/redrive → 202 the new
+// pending execution (redrive_of = id).
+func (h *handler) redriveDeadLetter(w http.ResponseWriter, r *http.Request) error {
+	e, err := h.deps.Executions.Redrive(r.Context(), user(r).ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusAccepted, e)
+	return nil
+}
+
+// discardDeadLetter: DELETE /api/v1/deadletters/{id} → 204.
+func (h *handler) discardDeadLetter(w http.ResponseWriter, r *http.Request) error {
+	if err := h.deps.Executions.DiscardDeadLetter(r.Context(), user(r).ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

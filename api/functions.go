@@ -19,12 +19,13 @@ type functionRequest struct {
 	CPUs        *float64          `json:"cpus"`
 	Env         map[string]string `json:"env"`
 	Network     *string           `json:"network"`
+	MaxRetries  *int              `json:"max_retries"`
 }
 
 func (f functionRequest) patch() service.FunctionPatch {
 	return service.FunctionPatch{
 		Name: f.Name, ImageURL: f.ImageURL, Description: f.Description, Timeout: f.Timeout,
-		MemoryMB: f.MemoryMB, CPUs: f.CPUs, Env: f.Env, Network: f.Network,
+		MemoryMB: f.MemoryMB, CPUs: f.CPUs, Env: f.Env, Network: f.Network, MaxRetries: f.MaxRetries,
 	}
 }
 

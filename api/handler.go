@@ -148,6 +148,10 @@ func (h *handler) routes() {
 	add(http.MethodDelete, "/api/v1/executions/{id}", authed, noBody, h.cancelExecution)
 	add(http.MethodGet, "/api/v1/executions/{id}/logs", authed, noBody, h.executionLogs)
 
+	add(http.MethodGet, "/api/v1/deadletters", authed, noBody, h.listDeadLetters)
+	add(http.MethodPost, "/api/v1/deadletters/{id}/redrive", authed, noBody, h.redriveDeadLetter)
+	add(http.MethodDelete, "/api/v1/deadletters/{id}", authed, noBody, h.discardDeadLetter)
+
 	add(http.MethodGet, "/api/v1/health", open, noBody, h.health)
 	add(http.MethodGet, "/api/v1/workers/status", authed, noBody, h.workersStatus)
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/faasplatform/faas/domain"
 )
 
 // Config is every setting of the platform. Each component reads what it needs.
@@ -33,6 +35,15 @@ type Config struct {
 	DataDir                 string        // DATA_DIR
 	WorkerAddress           string        // WORKER_ADDRESS: a worker's sidecar (host:port, port 0 = any)
 	WorkerID                string        // WORKER_ID: empty means generated
+	MaxRetries              int           // MAX_RETRIES: attempts of one execution, the first included
+	RetryDelay              time.Duration // RETRY_DELAY: the first backoff; doubles each time
+}
+
+// RetryPolicy is the executions' retry policy of these settings.
+func (c Config) RetryPolicy() domain.RetryPolicy {
+	p := domain.DefaultRetryPolicy
+	p.MaxAttempts, p.BaseDelay = c.MaxRetries, c.RetryDelay
+	return p
 }
 
 // Getter returns the value of a variable, "" when unset (os.Getenv fits).
@@ -61,6 +72,8 @@ func Load(get Getter) (Config, error) {
 		DataDir:                 r.str("DATA_DIR", "./data"),
 		WorkerAddress:           r.addr("WORKER_ADDRESS", "127.0.0.1:0"),
 		WorkerID:                r.workerID("WORKER_ID"),
+		MaxRetries:              r.integer("MAX_RETRIES", 3, 1, 20),
+		RetryDelay:              r.duration("RETRY_DELAY", 5*time.Second, 0, time.Hour),
 	}
 	if r.err == nil && c.MinWorkers > c.MaxWorkers {
 		r.fail("MIN_WORKERS", strconv.Itoa(c.MinWorkers), fmt.Sprintf("must not exceed MAX_WORKERS (%d)", c.MaxWorkers))

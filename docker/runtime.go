@@ -569,10 +569,42 @@ func (r *Runtime) remove(id string, log *zap.Logger) {
 	log.Error("remove container", zap.String("container_id", short(id)), zap.Error(err))
 }
 
+// RemoveExecution force-removes (kills first) every container of its
+// instance labelled with executionID, and returns how many it removed: a new
+// attempt of an execution calls it before starting, so that an earlier
+// attempt's container (of a worker that died) never runs beside it.
+func (r *Runtime) RemoveExecution(ctx context.Context, executionID string) (int, error) {
+	list, err := r.cli.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", LabelExecutionID+"="+executionID), filters.Arg("label", LabelInstance+"="+r.opts.Instance)),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("docker: list containers of execution %s: %w", executionID, err)
+	}
+	removed := 0
+	for _, c := range list {
+		err := r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+		switch {
+		case err == nil:
+			removed++
+		case client.IsErrNotFound(err):
+		default:
+			return removed, fmt.Errorf("docker: remove container %s of execution %s: %w", short(c.ID), executionID, err)
+		}
+	}
+	return removed, nil
+}
+
+// OrphanMinAge is how old a container should be before RemoveOrphans takes
+// it for an orphan: a worker that has just started may not have sent its
+// first heartbeat yet.
+const OrphanMinAge = 20 * time.Second
+
 // RemoveOrphans force-removes every container of its instance (running or
-// not) labelled by a worker that alive says is gone, and returns how many it
-// removed. Containers of live workers and of other instances are left alone.
-func (r *Runtime) RemoveOrphans(ctx context.Context, alive func(workerID string) bool) (int, error) {
+// not), older than minAge, labelled by a worker that alive says is gone,
+// and returns how many it removed. Containers of live workers and of other
+// instances are left alone.
+func (r *Runtime) RemoveOrphans(ctx context.Context, alive func(workerID string) bool, minAge time.Duration) (int, error) {
 	list, err := r.cli.ContainerList(ctx, container.ListOptions{
 		All:     true,
 		Filters: filters.NewArgs(filters.Arg("label", LabelWorkerID), filters.Arg("label", LabelInstance+"="+r.opts.Instance)),
@@ -584,7 +616,7 @@ func (r *Runtime) RemoveOrphans(ctx context.Context, alive func(workerID string)
 	var errs []error
 	for _, c := range list {
 		worker := c.Labels[LabelWorkerID]
-		if alive(worker) {
+		if alive(worker) || time.Since(time.Unix(c.Created, 0)) < minAge {
 			continue
 		}
 		err := r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})

@@ -586,7 +586,7 @@ func TestRemoveOrphans(t *testing.T) {
 	other := create(dead, "other-"+randomID(), false)
 
 	// Other workers of this machine (other tests) are alive: only ours is dead.
-	n, err := h.rt.RemoveOrphans(ctx, func(worker string) bool { return worker != dead })
+	n, err := h.rt.RemoveOrphans(ctx, func(worker string) bool { return worker != dead }, 0)
 	if err != nil {
 		t.Fatalf("RemoveOrphans: %v", err)
 	}

@@ -51,16 +51,22 @@ type Job struct {
 	Owner       string `json:"owner"`
 }
 
-// JobQueue accepts jobs for the workers (stream EXECUTIONS,
-// subject executions.pending).
+// JobQueue accepts jobs for the workers (stream EXECUTIONS, subject
+// executions.pending). msgID dedupes: a second publish of one id within the
+// stream's duplicate window is dropped. It returns the job's stream sequence.
 type JobQueue interface {
-	Enqueue(ctx context.Context, j Job) error
+	Enqueue(ctx context.Context, j Job, msgID string) (uint64, error)
 }
 
-// Delivery is one delivery of a Job to a worker. Attempt counts from 1.
+// Delivery is one delivery of a Job to a worker. Delivered counts the
+// server's deliveries of the job from 1 (attempts are counted in the
+// execution's record, not here). Ref names the delivery so that another
+// process can settle it if this one dies; JobSeq is the job's position.
 type Delivery interface {
 	Job() Job
-	Attempt() int
+	Delivered() int
+	Ref() string
+	JobSeq() uint64
 	Ack() error
 	// Retry asks for redelivery after delay (a failure of the platform, not
 	// of the function).

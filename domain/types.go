@@ -45,8 +45,11 @@ type Function struct {
 	CPUs        float64           `json:"cpus"`
 	Env         map[string]string `json:"env"`
 	Network     string            `json:"network"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// MaxRetries is how many times a failure of the function itself is
+	// retried (0 to MaxFunctionRetries).
+	MaxRetries int       `json:"max_retries"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Status is an execution's state.
@@ -104,8 +107,20 @@ type Execution struct {
 	QueueDuration   float64 `json:"queue_duration"`
 	StartupDuration float64 `json:"startup_duration"`
 
+	// RedriveOf is the dead letter this execution redrives.
+	RedriveOf string `json:"redrive_of,omitempty"`
+	// DeadAt is when the execution became a dead letter (it used up its
+	// attempts).
+	DeadAt *time.Time `json:"dead_at,omitempty"`
+
 	Logs          string `json:"-"`
 	LogsTruncated bool   `json:"-"`
+	// RetryAt is when a requeued execution may run again; the counters
+	// are the failed attempts by cause (RetryPolicy.Next). Stores persist
+	// them; the API does not show them.
+	RetryAt          *time.Time `json:"-"`
+	PlatformFailures int        `json:"-"`
+	FunctionFailures int        `json:"-"`
 }
 
 // ExecutionFilter narrows a listing. Zero values mean "any".
@@ -115,8 +130,91 @@ type ExecutionFilter struct {
 	Limit      int
 }
 
+// DeadLetter is an execution that used up its attempts, listed until it is
+// redriven or discarded (contract §3).
+type DeadLetter struct {
+	ExecutionID string    `json:"execution_id"`
+	FunctionID  string    `json:"function_id"`
+	Owner       string    `json:"-"`
+	Error       string    `json:"error"`
+	Attempts    int       `json:"attempts"`
+	CreatedAt   time.Time `json:"created_at"`
+	DeadAt      time.Time `json:"dead_at"`
+}
+
+// DeadLetterOf is the dead-letter entry of e, which DeadLetter ended.
+func DeadLetterOf(e *Execution) DeadLetter {
+	d := DeadLetter{ExecutionID: e.ID, FunctionID: e.FunctionID, Owner: e.Owner, Error: e.Error, Attempts: e.Attempts, CreatedAt: e.CreatedAt}
+	if e.DeadAt != nil {
+		d.DeadAt = *e.DeadAt
+	}
+	return d
+}
+
 // Listing limits.
 const (
 	DefaultListLimit = 100
 	MaxListLimit     = 1000
 )
+
+// Lease is the live state of an execution that has not ended: where its job
+// is and, while an attempt runs, which worker holds it. A holder renews it
+// while it runs; a lease not renewed within LeaseTTL belongs to a dead worker
+// and its execution is taken back (see the sweeper).
+type Lease struct {
+	ExecutionID string    `json:"execution_id"`
+	Owner       string    `json:"owner"`
+	FunctionID  string    `json:"function_id"`
+	CreatedAt   time.Time `json:"created_at"`
+	// JobSeq is the job's stream sequence; 0 until it is published.
+	JobSeq uint64 `json:"job_seq,omitempty"`
+	// WorkerID and Attempt name the holder; empty while pending.
+	WorkerID string `json:"worker_id,omitempty"`
+	Attempt  int    `json:"attempt,omitempty"`
+	// Delivery lets another process settle the holder's delivery of the
+	// job (hand it back at once when the holder died).
+	Delivery string `json:"delivery,omitempty"`
+	// Revision and Written are the store's revision and time of the last
+	// write (the last renewal while held).
+	Revision uint64    `json:"-"`
+	Written  time.Time `json:"-"`
+}
+
+// Lease timing. A holder renews every LeaseRenew; a lease unrenewed for
+// LeaseTTL is dead. With the sweeper's pass every SweepInterval, a dead
+// worker's execution is taken back within LeaseTTL+SweepInterval.
+const (
+	LeaseTTL      = 10 * time.Second
+	LeaseRenew    = 3 * time.Second
+	SweepInterval = 3 * time.Second
+)
+
+// Held reports whether l names the given attempt as its holder.
+func (l *Lease) Held(worker string, attempt int) bool {
+	return l.WorkerID == worker && l.Attempt == attempt && worker != ""
+}
+
+// IdempotencyRecord binds a user's Idempotency-Key to the execution it made
+// and what it was made of, so that a replay with other content is refused.
+type IdempotencyRecord struct {
+	ExecutionID string `json:"execution_id"`
+	FunctionID  string `json:"function_id"`
+	InputSHA256 string `json:"input_sha256"`
+}
+
+// MaxIdempotencyKeyBytes bounds an Idempotency-Key (contract §3: 1–128
+// printable characters).
+const MaxIdempotencyKeyBytes = 128
+
+// ValidateIdempotencyKey checks an Idempotency-Key header value.
+func ValidateIdempotencyKey(k string) error {
+	if len(k) < 1 || len(k) > MaxIdempotencyKeyBytes {
+		return Invalid("Idempotency-Key must be 1 to %d printable characters", MaxIdempotencyKeyBytes)
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return Invalid("Idempotency-Key must be 1 to %d printable characters", MaxIdempotencyKeyBytes)
+		}
+	}
+	return nil
+}

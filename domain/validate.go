@@ -106,6 +106,9 @@ func ValidateFunction(f *Function) error {
 	if f.Network != NetworkNone && f.Network != NetworkInternal {
 		return Invalid("network must be %q or %q", NetworkNone, NetworkInternal)
 	}
+	if f.MaxRetries < 0 || f.MaxRetries > MaxFunctionRetries {
+		return Invalid("max_retries must be 0 to %d", MaxFunctionRetries)
+	}
 	if len(f.Env) > MaxEnvVars {
 		return Invalid("env may hold at most %d variables", MaxEnvVars)
 	}

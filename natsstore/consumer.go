@@ -111,6 +111,7 @@ func (c *Consumer) delivery(msg jetstream.Msg) (*delivery, bool) {
 	d := &delivery{msg: msg, attempt: 1}
 	if md, err := msg.Metadata(); err == nil {
 		d.attempt = int(md.NumDelivered)
+		d.seq = md.Sequence.Stream
 	}
 	err := json.Unmarshal(msg.Data(), &d.job)
 	if err == nil && d.job.ExecutionID == "" {
@@ -135,13 +136,21 @@ type delivery struct {
 	msg     jetstream.Msg
 	job     domain.Job
 	attempt int
+	seq     uint64
 }
+
+// Ref is the delivery's reply subject: another process may settle the
+// delivery with it (Queue.RetryDelivery) when this one dies.
+func (d *delivery) Ref() string { return d.msg.Reply() }
+
+// JobSeq is the job's stream sequence.
+func (d *delivery) JobSeq() uint64 { return d.seq }
 
 // Job is the decoded job.
 func (d *delivery) Job() domain.Job { return d.job }
 
-// Attempt is the server's delivery count of the message, from 1.
-func (d *delivery) Attempt() int { return d.attempt }
+// Delivered is the server's delivery count of the message, from 1.
+func (d *delivery) Delivered() int { return d.attempt }
 
 // Ack ends the delivery as done.
 func (d *delivery) Ack() error {

@@ -5,34 +5,30 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/faasplatform/faas/domain"
 )
 
-// deadLetterQueue is the queue group of the dead-letter subscribers: of all
-// the workers, one handles each advisory.
-const deadLetterQueue = "faas-dead-letters"
-
-// DeadLetters follows the jobs that used up their MaxDeliver attempts (the
-// server's MAX_DELIVERIES advisory) so that their executions can be ended
-// instead of staying pending or running forever, e.g. when the workers that
-// took them died.
-type DeadLetters struct {
-	nc     *nats.Conn
+// Advisories reads the MAX_DELIVERIES advisories kept in StreamAdvisories:
+// jobs that used up the consumer's deliveries unsettled (the workers running
+// them died, or bounced them until the limit). Being a stream with a durable
+// consumer, none is missed while no process listens.
+type Advisories struct {
+	cons   jetstream.Consumer
 	stream jetstream.Stream
 	log    *zap.Logger
 }
 
-// NewDeadLetters returns a follower of the EXECUTIONS stream's dead letters.
-func NewDeadLetters(nc *nats.Conn, stream jetstream.Stream, logger *zap.Logger) *DeadLetters {
+// NewAdvisories returns a reader of the advisories of b.
+func NewAdvisories(b *Buckets, logger *zap.Logger) *Advisories {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	return &DeadLetters{nc: nc, stream: stream, log: logger}
+	return &Advisories{cons: b.Advisories, stream: b.Stream, log: logger}
 }
 
 // maxDeliveriesAdvisory is the part of the server's advisory read here.
@@ -41,36 +37,54 @@ type maxDeliveriesAdvisory struct {
 	Deliveries int    `json:"deliveries"`
 }
 
-// Follow calls handle with each dead job and the number of deliveries it
-// had, until ctx ends. Processes calling Follow share the work (a queue
-// group). A job whose message is gone (max age) is logged and skipped.
-func (d *DeadLetters) Follow(ctx context.Context, handle func(ctx context.Context, j domain.Job, deliveries int)) error {
-	sub, err := d.nc.QueueSubscribe(MaxDeliveriesAdvisory, deadLetterQueue, func(m *nats.Msg) {
-		var adv maxDeliveriesAdvisory
-		if err := json.Unmarshal(m.Data, &adv); err != nil {
-			d.log.Error("malformed max-deliveries advisory", zap.Error(err))
-			return
-		}
-		raw, err := d.stream.GetMsg(ctx, adv.StreamSeq)
+// Drain hands each advisory waiting now to handle, with the dead job and
+// its delivery count, and acknowledges it when handle returns nil (an error
+// leaves it for the next call). An advisory whose job is gone from the
+// stream (max age) is acknowledged and skipped.
+func (a *Advisories) Drain(ctx context.Context, handle func(ctx context.Context, j domain.Job, deliveries int) error) error {
+	for {
+		batch, err := a.cons.FetchNoWait(64)
 		if err != nil {
-			if !errors.Is(err, jetstream.ErrMsgNotFound) {
-				d.log.Error("reading a dead job", zap.Uint64("stream_seq", adv.StreamSeq), zap.Error(err))
+			return fmt.Errorf("read advisories: %w", err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			if err := a.one(ctx, m, handle); err != nil {
+				a.log.Warn("dead-letter advisory not handled; kept for later", zap.Error(err))
+				_ = m.NakWithDelay(time.Second)
+				continue
 			}
-			return
+			if err := m.Ack(); err != nil {
+				a.log.Warn("ack advisory", zap.Error(err))
+			}
 		}
-		var j domain.Job
-		if err := json.Unmarshal(raw.Data, &j); err != nil || j.ExecutionID == "" {
-			d.log.Error("dead message is not a job", zap.Uint64("stream_seq", adv.StreamSeq), zap.Error(err))
-			return
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return fmt.Errorf("read advisories: %w", err)
 		}
-		handle(ctx, j, adv.Deliveries)
-	})
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+func (a *Advisories) one(ctx context.Context, m jetstream.Msg, handle func(ctx context.Context, j domain.Job, deliveries int) error) error {
+	var adv maxDeliveriesAdvisory
+	if err := json.Unmarshal(m.Data(), &adv); err != nil {
+		a.log.Error("malformed max-deliveries advisory", zap.Error(err))
+		return nil
+	}
+	raw, err := a.stream.GetMsg(ctx, adv.StreamSeq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
 	if err != nil {
-		return fmt.Errorf("follow dead letters: %w", err)
+		return fmt.Errorf("read dead job %d: %w", adv.StreamSeq, err)
 	}
-	<-ctx.Done()
-	if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-		return fmt.Errorf("follow dead letters: unsubscribe: %w", err)
+	var j domain.Job
+	if err := json.Unmarshal(raw.Data, &j); err != nil || j.ExecutionID == "" {
+		a.log.Error("dead message is not a job", zap.Uint64("stream_seq", adv.StreamSeq), zap.Error(err))
+		return nil
 	}
-	return nil
+	return handle(ctx, j, adv.Deliveries)
 }

@@ -71,6 +71,10 @@ type executionRecord struct {
 	InputObject   string `json:"input_object,omitempty"`
 	OutputObject  string `json:"output_object,omitempty"`
 	LogsObject    string `json:"logs_object,omitempty"`
+	// The lifecycle's bookkeeping, kept out of the API form.
+	RetryAt          *time.Time `json:"retry_at,omitempty"`
+	PlatformFailures int        `json:"platform_failures,omitempty"`
+	FunctionFailures int        `json:"function_failures,omitempty"`
 }
 
 // blobField is one of the texts of an execution that may live outside its
@@ -131,7 +135,8 @@ type write struct {
 // keeps its object.
 func (s *ExecutionStore) encode(ctx context.Context, e *domain.Execution, prevRec *executionRecord, prev *domain.Execution) (write, error) {
 	var w write
-	rec := executionRecord{Execution: *e, Logs: e.Logs, LogsTruncated: e.LogsTruncated}
+	rec := executionRecord{Execution: *e, Logs: e.Logs, LogsTruncated: e.LogsTruncated,
+		RetryAt: e.RetryAt, PlatformFailures: e.PlatformFailures, FunctionFailures: e.FunctionFailures}
 	rec.Execution.Logs, rec.Execution.LogsTruncated = "", false
 	for _, f := range blobFields {
 		v := *f.value(e)
@@ -194,6 +199,7 @@ func (s *ExecutionStore) retire(names []string) {
 func (s *ExecutionStore) decode(ctx context.Context, rec *executionRecord, full bool) (*domain.Execution, error) {
 	e := rec.Execution
 	e.Logs, e.LogsTruncated = rec.Logs, rec.LogsTruncated
+	e.RetryAt, e.PlatformFailures, e.FunctionFailures = rec.RetryAt, rec.PlatformFailures, rec.FunctionFailures
 	if !full {
 		return &e, nil
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faasplatform/faas/domain"
 )
 
 // Names of the JetStream resources of contract §5. Other processes (the
@@ -15,6 +17,10 @@ const (
 	BucketFunctions     = "functions"
 	BucketExecutions    = "executions"
 	BucketWorkers       = "workers"
+	BucketActive        = "active-executions"
+	BucketDeadLetters   = "deadletters"
+	BucketLocks         = "locks"
+	BucketIdempotency   = "idempotency"
 	ObjectStoreExecData = "execution-data"
 
 	StreamExecutions = "EXECUTIONS"
@@ -25,6 +31,12 @@ const (
 	// MaxDeliveriesAdvisory is the subject on which the server announces a
 	// job that used up its MaxDeliver attempts: the stream's dead letters.
 	MaxDeliveriesAdvisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + StreamExecutions + "." + ConsumerWorkers
+
+	// StreamAdvisories keeps the MAX_DELIVERIES advisories, so that none is
+	// missed when no process listens at that instant; the sweeper reads
+	// them through the durable ConsumerAdvisories.
+	StreamAdvisories   = "EXECUTIONS_ADVISORIES"
+	ConsumerAdvisories = "sweeper"
 )
 
 // Settings of the resources above.
@@ -40,8 +52,11 @@ const (
 	// AckWait is how long a worker may hold a job without acknowledging it
 	// or calling InProgress before the server redelivers it.
 	AckWait = time.Minute
-	// MaxDeliver is how many times a job is delivered at most.
-	MaxDeliver = 3
+	// LockTTL is how long a lock (locks bucket) outlives its holder's
+	// last renewal.
+	LockTTL = 10 * time.Second
+	// IdempotencyTTL is how long an Idempotency-Key is remembered.
+	IdempotencyTTL = 24 * time.Hour
 	// MaxAckPending bounds the jobs handed out and not yet acknowledged,
 	// across all workers.
 	MaxAckPending = 1000
@@ -57,16 +72,33 @@ type Buckets struct {
 	Functions     *Bucket
 	Executions    *Bucket
 	Workers       *Bucket
+	Active        *Bucket
+	DeadLetters   *Bucket
+	Locks         *Bucket
+	Idempotency   *Bucket
+	Advisories    jetstream.Consumer
 	ExecutionData jetstream.ObjectStore
 	Stream        jetstream.Stream
 	Consumer      jetstream.Consumer
+}
+
+// SetupOptions are the settings of the resources that come from the
+// configuration.
+type SetupOptions struct {
+	// MaxDeliver is the consumer's delivery limit of one job:
+	// domain.RetryPolicy.MaxDeliveries of the configured policy.
+	MaxDeliver int
 }
 
 // Setup creates the buckets, object store, stream and durable consumer the
 // platform needs, or brings existing ones to the configuration below. It is
 // idempotent, so every process (gateway, worker) may run it at start,
 // against the embedded server or an external one.
-func Setup(ctx context.Context, js jetstream.JetStream) (*Buckets, error) {
+func Setup(ctx context.Context, js jetstream.JetStream, opts ...SetupOptions) (*Buckets, error) {
+	o := SetupOptions{MaxDeliver: domain.DefaultRetryPolicy.MaxDeliveries()}
+	if len(opts) > 0 && opts[0].MaxDeliver > 0 {
+		o = opts[0]
+	}
 	var b Buckets
 	kvs := []struct {
 		dst **Bucket
@@ -76,6 +108,10 @@ func Setup(ctx context.Context, js jetstream.JetStream) (*Buckets, error) {
 		{&b.Functions, jetstream.KeyValueConfig{Bucket: BucketFunctions, Description: "functions and the per-owner name index"}},
 		{&b.Executions, jetstream.KeyValueConfig{Bucket: BucketExecutions, Description: "execution records"}},
 		{&b.Workers, jetstream.KeyValueConfig{Bucket: BucketWorkers, Description: "worker heartbeats", TTL: WorkerTTL}},
+		{&b.Active, jetstream.KeyValueConfig{Bucket: BucketActive, Description: "executions not yet ended: their job and lease"}},
+		{&b.DeadLetters, jetstream.KeyValueConfig{Bucket: BucketDeadLetters, Description: "executions that used up their attempts"}},
+		{&b.Locks, jetstream.KeyValueConfig{Bucket: BucketLocks, Description: "leases of singleton loops (sweeper)", TTL: LockTTL}},
+		{&b.Idempotency, jetstream.KeyValueConfig{Bucket: BucketIdempotency, Description: "Idempotency-Key → execution", TTL: IdempotencyTTL}},
 	}
 	for _, k := range kvs {
 		k.cfg.History = kvHistory
@@ -119,12 +155,31 @@ func Setup(ctx context.Context, js jetstream.JetStream) (*Buckets, error) {
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       AckWait,
-		MaxDeliver:    MaxDeliver,
+		MaxDeliver:    o.MaxDeliver,
 		MaxAckPending: MaxAckPending,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setup: consumer %s: %w", ConsumerWorkers, err)
 	}
 	b.Consumer = cons
+
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamAdvisories,
+		Description: "MAX_DELIVERIES advisories of the workers' consumer, kept for the sweeper",
+		Subjects:    []string{MaxDeliveriesAdvisory},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      StreamMaxAge,
+	}); err != nil {
+		return nil, fmt.Errorf("setup: stream %s: %w", StreamAdvisories, err)
+	}
+	adv, err := js.CreateOrUpdateConsumer(ctx, StreamAdvisories, jetstream.ConsumerConfig{
+		Durable:   ConsumerAdvisories,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   AckWait,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setup: consumer %s: %w", ConsumerAdvisories, err)
+	}
+	b.Advisories = adv
 	return &b, nil
 }

@@ -44,6 +44,13 @@ type CoreOptions struct {
 	// Health checks beyond "nats" (e.g. "docker").
 	Health map[string]func(context.Context) error
 	Logger *zap.Logger
+	// Policy is the retry policy (MAX_RETRIES, RETRY_DELAY); zero means
+	// the contract's defaults.
+	Policy domain.RetryPolicy
+	// Sweeper tunes the sweeper the core runs (tests shorten its times).
+	Sweeper service.SweeperOptions
+	// Holder names this process in the sweeper's lock.
+	Holder string
 }
 
 // Core is the platform's state on NATS with the services and API built on
@@ -57,8 +64,16 @@ type Core struct {
 	Executions *natsstore.ExecutionStore
 	Queue      *natsstore.Queue
 	Workers    *natsstore.WorkerRegistry
-	Deps       api.Deps
-	Logger     *zap.Logger
+	Leases     *natsstore.LeaseStore
+	// ExecutionService is the service behind the executions routes.
+	ExecutionService *service.Executions
+	// Sweeper runs in the background from NewCore until Close.
+	Sweeper *service.Sweeper
+	Deps    api.Deps
+	Logger  *zap.Logger
+
+	stopSweeper context.CancelFunc
+	sweeperDone chan struct{}
 }
 
 // NewCore declares the NATS resources (idempotent) and wires the stores,
@@ -70,7 +85,13 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	b, err := natsstore.Setup(ctx, js)
+	if o.Policy.MaxAttempts == 0 {
+		o.Policy = domain.DefaultRetryPolicy
+	}
+	if o.Holder == "" {
+		o.Holder = nc.Opts.Name
+	}
+	b, err := natsstore.Setup(ctx, js, natsstore.SetupOptions{MaxDeliver: o.Policy.MaxDeliveries()})
 	if err != nil {
 		return nil, fmt.Errorf("core: %w", err)
 	}
@@ -81,6 +102,7 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 		Executions: natsstore.NewExecutionStore(b.Executions, b.ExecutionData).WithLogger(o.Logger.Named("executions")),
 		Queue:      natsstore.NewQueue(js),
 		Workers:    natsstore.NewWorkerRegistry(b.Workers),
+		Leases:     natsstore.NewLeaseStore(b.Active),
 	}
 	tokens := auth.NewTokens(o.Secret, o.TokenTTL)
 	passwords := &auth.Passwords{Cost: o.BcryptCost}
@@ -88,8 +110,14 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	for name, check := range o.Health {
 		health[name] = check
 	}
-	executions := service.NewExecutions(c.Functions, c.Executions, c.Queue)
+	executions := service.NewExecutions(c.Functions, c.Executions, c.Queue, c.Leases)
 	executions.Results, executions.Log = c.Queue, o.Logger.Named("executions")
+	deadLetters := natsstore.NewDeadLetterStore(b.DeadLetters)
+	executions.DeadLetters = deadLetters
+	executions.Idempotency = natsstore.NewIdempotencyStore(b.Idempotency)
+	c.ExecutionService = executions
+	o.Sweeper.Policy = o.Policy
+	c.Sweeper = NewSweeper(b, js, o.Sweeper, o.Holder, o.Logger.Named("sweeper"))
 	c.Deps = api.Deps{
 		Users:      service.NewUsers(c.Users, tokens, passwords, c.Functions, c.Executions),
 		Functions:  service.NewFunctions(c.Functions),
@@ -97,7 +125,29 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 		Health:     health,
 		Workers:    api.WorkerFuncs{List: c.listWorkers, Pending: c.pendingJobs},
 	}
+	sctx, stop := context.WithCancel(context.Background())
+	c.stopSweeper, c.sweeperDone = stop, make(chan struct{})
+	go func() {
+		defer close(c.sweeperDone)
+		c.Sweeper.Run(sctx)
+	}()
 	return c, nil
+}
+
+// NewSweeper builds the sweeper on the platform's resources; holder names
+// the process in the sweeper's lock.
+func NewSweeper(b *natsstore.Buckets, js jetstream.JetStream, o service.SweeperOptions, holder string, log *zap.Logger) *service.Sweeper {
+	q := natsstore.NewQueue(js)
+	return service.NewSweeper(o, natsstore.NewExecutionStore(b.Executions, b.ExecutionData).WithLogger(log),
+		natsstore.NewLeaseStore(b.Active), q, q, natsstore.NewDeadLetterStore(b.DeadLetters),
+		natsstore.NewAdvisories(b, log), natsstore.NewLock(b.Locks, "sweeper", holder), log)
+}
+
+// Close stops the core's background work (the sweeper); the connection is
+// the caller's.
+func (c *Core) Close() {
+	c.stopSweeper()
+	<-c.sweeperDone
 }
 
 // Handler is the API served on the core.

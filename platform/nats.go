@@ -96,7 +96,7 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 		return nil, nil, fmt.Errorf("docker client: %w", err)
 	}
 	core, err := NewCore(ctx, nc, js, CoreOptions{
-		Secret: key, TokenTTL: cfg.TokenExpiration, Logger: log,
+		Secret: key, TokenTTL: cfg.TokenExpiration, Logger: log, Policy: cfg.RetryPolicy(),
 		Health: map[string]func(context.Context) error{"docker": dockerCheck(rt)},
 	})
 	if err != nil {
@@ -109,6 +109,7 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 
 // closeCore releases what openCore opened, logging what fails to close.
 func closeCore(core *Core, rt *docker.Runtime, log *zap.Logger) {
+	core.Close()
 	if err := rt.Close(); err != nil {
 		log.Warn("docker client close", zap.Error(err))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/faasplatform/faas/docker"
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/natsstore"
+	"github.com/faasplatform/faas/service"
 	"github.com/faasplatform/faas/worker"
 )
 
@@ -43,7 +44,8 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return fmt.Errorf("worker: connect to nats: %w", err)
 	}
 	defer func() { _ = nc.Drain() }()
-	b, err := natsstore.Setup(startCtx, js)
+	policy := cfg.RetryPolicy()
+	b, err := natsstore.Setup(startCtx, js, natsstore.SetupOptions{MaxDeliver: policy.MaxDeliveries()})
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
@@ -69,10 +71,17 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		log.Warn("removing orphan containers failed", zap.Error(err))
 	}
 
-	w := worker.New(worker.Options{ID: id, MaxConcurrent: cfg.MaxConcurrentExecutions},
-		natsstore.NewFunctionStore(b.Functions),
-		natsstore.NewExecutionStore(b.Executions, b.ExecutionData).WithLogger(log),
-		rt, natsstore.NewQueue(js), base)
+	queue := natsstore.NewQueue(js)
+	sweeper := NewSweeper(b, js, service.SweeperOptions{Policy: policy}, "faas-worker-"+id, base.Named("sweeper").With(zap.String("worker_id", id)))
+	w := worker.New(worker.Options{ID: id, MaxConcurrent: cfg.MaxConcurrentExecutions, Policy: policy}, worker.Deps{
+		Functions: natsstore.NewFunctionStore(b.Functions),
+		Execs:     natsstore.NewExecutionStore(b.Executions, b.ExecutionData).WithLogger(log),
+		Leases:    natsstore.NewLeaseStore(b.Active),
+		Runtime:   rt,
+		Reaper:    rt,
+		Reclaimer: sweeper,
+		Results:   queue,
+	}, base)
 	side := worker.NewSidecar(w, base)
 	addr, err := side.Listen(cfg.WorkerAddress)
 	if err != nil {
@@ -90,14 +99,26 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		})
 	}()
 
-	deadDone := make(chan struct{})
+	// Supervision: the containers of dead workers are reaped continuously,
+	// and the sweeper (one process at a time, by its lock) takes back the
+	// executions of dead workers, so no container runs unwatched for long
+	// and nothing stays running with its worker gone.
+	superviseCtx, stopSupervise := context.WithCancel(context.Background())
+	superviseDone := make(chan struct{})
 	go func() {
-		defer close(deadDone)
-		if err := natsstore.NewDeadLetters(nc, b.Stream, log).Follow(ctx, w.EndDeadJob); err != nil {
-			log.Error("dead letters not followed", zap.Error(err))
-		}
+		defer close(superviseDone)
+		supervise(superviseCtx, rt, registry, id, log)
 	}()
-	defer func() { <-deadDone }()
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		sweeper.Run(superviseCtx)
+	}()
+	defer func() {
+		stopSupervise()
+		<-superviseDone
+		<-sweepDone
+	}()
 
 	// Runs outlive the fetch loop: on stop, fetching ends at once and the
 	// runs get DrainTimeout to finish.
@@ -136,6 +157,22 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	return nil
 }
 
+// supervise removes the containers of dead workers every SweepInterval.
+func supervise(ctx context.Context, rt *docker.Runtime, reg *natsstore.WorkerRegistry, self string, log *zap.Logger) {
+	t := time.NewTicker(domain.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := removeOrphans(ctx, rt, reg, self, log); err != nil && ctx.Err() == nil {
+			log.Warn("removing orphan containers failed", zap.Error(err))
+		}
+	}
+}
+
 // removeOrphans removes containers left by workers that no longer beat.
 func removeOrphans(ctx context.Context, rt *docker.Runtime, reg *natsstore.WorkerRegistry, self string, log *zap.Logger) error {
 	live, err := reg.List(ctx)
@@ -146,7 +183,7 @@ func removeOrphans(ctx context.Context, rt *docker.Runtime, reg *natsstore.Worke
 	for _, w := range live {
 		alive[w.ID] = true
 	}
-	n, err := rt.RemoveOrphans(ctx, func(id string) bool { return alive[id] })
+	n, err := rt.RemoveOrphans(ctx, func(id string) bool { return alive[id] }, docker.OrphanMinAge)
 	if n > 0 {
 		log.Info("removed containers of dead workers", zap.Int("count", n))
 	}

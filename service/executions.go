@@ -2,6 +2,9 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -16,24 +19,48 @@ type FunctionGetter interface {
 	Get(ctx context.Context, owner, id string) (*domain.Function, error)
 }
 
+// Leases is what the services need of the active-executions index (the
+// natsstore LeaseStore fits): one entry per execution not yet ended.
+type Leases interface {
+	Put(ctx context.Context, l domain.Lease) (uint64, error)
+	Get(ctx context.Context, id string) (*domain.Lease, error)
+	List(ctx context.Context) ([]*domain.Lease, error)
+	Delete(ctx context.Context, id string) error
+}
+
+// Idempotency binds Idempotency-Keys to executions (natsstore fits).
+type Idempotency interface {
+	Claim(ctx context.Context, owner, key string, r domain.IdempotencyRecord) (domain.IdempotencyRecord, bool, error)
+}
+
 // Executions starts, follows, lists and cancels executions. It writes the
-// pending record and queues a job; the workers do the rest.
+// active-index entry and the pending record, then queues a job; the workers
+// do the rest, and the Sweeper finishes what a crash left half done.
 type Executions struct {
 	functions FunctionGetter
 	store     domain.ExecutionStore
 	queue     domain.JobQueue
+	leases    Leases
 	// Now is the clock; nil means time.Now.
 	Now Clock
 	// Results, when set, announces the executions that end here
 	// (cancelled ones) on executions.results.
 	Results domain.ResultPublisher
+	// Idempotency, when set, makes Idempotency-Key work.
+	Idempotency Idempotency
+	// DeadLetters, when set, serves the dead-letter routes.
+	DeadLetters DeadLetterStore
+	// AfterRecord, when set, runs between writing the pending record and
+	// publishing its job; an error it returns stops Enqueue there, as if
+	// the process died (fault injection for tests of the Sweeper).
+	AfterRecord func(*domain.Execution) error
 	// Log receives what cannot be returned; nil means no logging.
 	Log *zap.Logger
 }
 
 // NewExecutions returns the execution service.
-func NewExecutions(functions FunctionGetter, store domain.ExecutionStore, queue domain.JobQueue) *Executions {
-	return &Executions{functions: functions, store: store, queue: queue, Log: zap.NewNop()}
+func NewExecutions(functions FunctionGetter, store domain.ExecutionStore, queue domain.JobQueue, leases Leases) *Executions {
+	return &Executions{functions: functions, store: store, queue: queue, leases: leases, Log: zap.NewNop()}
 }
 
 // queueFailure is what a caller and the record say when the job could not be
@@ -47,53 +74,109 @@ const queueFailure = "could not queue the execution"
 // marked failed (so it does not stay pending forever) and the error wraps
 // domain.ErrUnavailable.
 func (s *Executions) Enqueue(ctx context.Context, owner, functionID string, input []byte) (*domain.Execution, error) {
+	e, _, err := s.EnqueueOnce(ctx, owner, functionID, input, "", "")
+	return e, err
+}
+
+// EnqueueOnce is Enqueue with an Idempotency-Key (none when key is empty):
+// the same key again within 24 h returns the execution it made the first
+// time (replayed true) without running it again; the key with another
+// function or input is domain.ErrConflict. redriveOf names the dead letter
+// this execution redrives, if any.
+func (s *Executions) EnqueueOnce(ctx context.Context, owner, functionID string, input []byte, key, redriveOf string) (*domain.Execution, bool, error) {
 	if functionID == "" {
-		return nil, domain.Invalid("function_id is required")
+		return nil, false, domain.Invalid("function_id is required")
 	}
 	if _, err := s.functions.Get(ctx, owner, functionID); err != nil {
-		return nil, fmt.Errorf("enqueue: function %s: %w", functionID, err)
+		return nil, false, fmt.Errorf("enqueue: function %s: %w", functionID, err)
 	}
 	if len(input) > domain.MaxInputBytes {
-		return nil, domain.Errorf(domain.ErrPayloadTooLarge,
+		return nil, false, domain.Errorf(domain.ErrPayloadTooLarge,
 			"input is %d bytes, more than the %d KiB allowed: store larger data as an object and pass its name",
 			len(input), domain.MaxInputBytes>>10)
 	}
 	id, err := newID()
 	if err != nil {
-		return nil, fmt.Errorf("enqueue: %w", err)
+		return nil, false, fmt.Errorf("enqueue: %w", err)
 	}
-	e := &domain.Execution{
-		ID:         id,
-		FunctionID: functionID,
-		Owner:      owner,
-		Status:     domain.StatusPending,
-		Input:      string(input),
-		CreatedAt:  s.Now.now(),
+	replayed := false
+	if key != "" {
+		if err := domain.ValidateIdempotencyKey(key); err != nil {
+			return nil, false, err
+		}
+		if s.Idempotency == nil {
+			return nil, false, fmt.Errorf("enqueue: idempotency keys: %w", domain.ErrUnavailable)
+		}
+		sum := sha256.Sum256(input)
+		want := domain.IdempotencyRecord{ExecutionID: id, FunctionID: functionID, InputSHA256: hex.EncodeToString(sum[:])}
+		got, won, err := s.Idempotency.Claim(ctx, owner, key, want)
+		if err != nil {
+			return nil, false, fmt.Errorf("enqueue: %w", err)
+		}
+		if !won {
+			if got.FunctionID != want.FunctionID || got.InputSHA256 != want.InputSHA256 {
+				return nil, false, domain.Errorf(domain.ErrConflict, "Idempotency-Key was used with another function_id or input")
+			}
+			e, err := s.store.Get(ctx, owner, got.ExecutionID)
+			if err == nil {
+				return e, true, nil
+			}
+			if !errors.Is(err, domain.ErrExecutionNotFound) {
+				return nil, false, fmt.Errorf("enqueue: replay %s: %w", got.ExecutionID, err)
+			}
+			// The first request died before its record: make it now,
+			// under the id the key names.
+			id, replayed = got.ExecutionID, true
+		}
+	}
+	e := domain.NewPending(id, owner, functionID, string(input), s.Now.now())
+	e.RedriveOf = redriveOf
+	lease := domain.Lease{ExecutionID: id, Owner: owner, FunctionID: functionID, CreatedAt: e.CreatedAt}
+	// The index entry comes first: whatever happens after it, the Sweeper
+	// finds the execution.
+	if _, err := s.leases.Put(ctx, lease); err != nil {
+		return nil, false, fmt.Errorf("enqueue: %w", err)
 	}
 	if err := s.store.Create(ctx, e); err != nil {
-		return nil, fmt.Errorf("enqueue: create execution: %w", err)
+		if replayed && errors.Is(err, domain.ErrConflict) {
+			cur, gerr := s.store.Get(ctx, owner, id)
+			if gerr != nil {
+				return nil, false, fmt.Errorf("enqueue: replay %s: %w", id, gerr)
+			}
+			return cur, true, nil
+		}
+		return nil, false, fmt.Errorf("enqueue: create execution: %w", err)
 	}
-	job := domain.Job{ExecutionID: id, FunctionID: functionID, Owner: owner}
-	if qerr := s.queue.Enqueue(ctx, job); qerr != nil {
-		// Mark the record even if the caller has gone: nothing else will.
+	if s.AfterRecord != nil {
+		if err := s.AfterRecord(e); err != nil {
+			return nil, false, fmt.Errorf("enqueue: %w", err)
+		}
+	}
+	seq, qerr := s.queue.Enqueue(ctx, domain.Job{ExecutionID: id, FunctionID: functionID, Owner: owner}, id)
+	if qerr != nil {
+		// Mark the record even if the caller has gone: nothing else will
+		// answer this caller.
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_, merr := s.store.Update(mctx, owner, id, func(x *domain.Execution) error {
-			if x.Status != domain.StatusPending {
-				return nil // a worker got it after all
-			}
-			end := s.Now.now()
-			x.Status, x.Error, x.EndTime = domain.StatusFailed, queueFailure, &end
-			return nil
+			return x.Fail(queueFailure, s.Now.now()) // refused once a worker got it after all
 		})
+		if merr == nil {
+			_ = s.leases.Delete(mctx, id)
+		}
 		err := fmt.Errorf("enqueue execution %s: %w: %w",
 			id, domain.Errorf(domain.ErrUnavailable, "%s, try again later", queueFailure), qerr)
-		if merr != nil {
+		if merr != nil && !errors.Is(merr, domain.ErrIllegalTransition) {
 			err = fmt.Errorf("%w (marking it failed: %v)", err, merr)
 		}
-		return nil, err
+		return nil, false, err
 	}
-	return e, nil
+	lease.JobSeq = seq
+	if _, err := s.leases.Put(ctx, lease); err != nil {
+		// The Sweeper publishes again (deduplicated) without the sequence.
+		s.Log.Warn("recording the job's sequence failed", zap.String("execution_id", id), zap.Error(err))
+	}
+	return e, replayed, nil
 }
 
 // Wait follows owner's execution id until it ends or max elapses, and
@@ -184,19 +267,24 @@ func (s *Executions) Logs(ctx context.Context, owner, id string) (logs string, t
 // the worker that receives its job; a running one is killed by its worker,
 // which watches the record. An ended one is domain.ErrConflict.
 func (s *Executions) Cancel(ctx context.Context, owner, id string) (*domain.Execution, error) {
+	wasPending := false
 	e, err := s.store.Update(ctx, owner, id, func(x *domain.Execution) error {
-		if x.Status.Final() {
+		wasPending = x.Status == domain.StatusPending
+		if err := x.Cancel(s.Now.now()); err != nil {
 			return domain.Errorf(domain.ErrConflict, "execution already ended with status %s", x.Status)
-		}
-		end := s.Now.now()
-		x.Status, x.EndTime, x.Error = domain.StatusCancelled, &end, "cancelled by user"
-		if x.StartTime != nil {
-			x.Duration = end.Sub(*x.StartTime).Seconds()
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cancel execution %s: %w", id, err)
+	}
+	if wasPending {
+		// Nobody runs it: it leaves the active index here (a running one
+		// leaves when its worker has killed the run).
+		if derr := s.leases.Delete(ctx, id); derr != nil {
+			s.Log.Warn("removing a cancelled execution from the active index failed (the sweeper will)",
+				zap.String("execution_id", id), zap.Error(derr))
+		}
 	}
 	// A pending execution ends here, so its end is announced here; a running
 	// one is announced again by its worker, with the run's logs.

@@ -27,6 +27,7 @@ type FunctionPatch struct {
 	CPUs        *float64
 	Env         map[string]string // nil: absent
 	Network     *string
+	MaxRetries  *int
 }
 
 // apply writes the present fields of p onto f.
@@ -48,6 +49,9 @@ func (p FunctionPatch) apply(f *domain.Function) {
 	}
 	if p.CPUs != nil {
 		f.CPUs = *p.CPUs
+	}
+	if p.MaxRetries != nil {
+		f.MaxRetries = *p.MaxRetries
 	}
 	if p.Env != nil {
 		f.Env = maps.Clone(p.Env)

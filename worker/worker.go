@@ -1,16 +1,19 @@
 // Package worker runs executions: it takes jobs from the queue, claims each
-// execution with a revision-checked update, runs it through a domain.Runtime
+// execution through the lifecycle (a revision-checked update), holds a lease
+// on it that it renews while the run lasts, runs it through a domain.Runtime
 // (a fresh container today, a warm one later), records the result and
-// announces it. A worker never runs an execution that already ended and never
-// overwrites a final status, whatever the queue redelivers.
+// announces it. A worker never runs an execution that already ended or that
+// another live attempt holds, and only the current attempt may write the
+// result (the fence): whatever the queue redelivers, an execution runs once
+// at a time.
 package worker
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,54 +34,83 @@ type Executions interface {
 	Watch(ctx context.Context, owner, id string) (<-chan *domain.Execution, error)
 }
 
+// Leases is what the worker needs of the active-executions index.
+type Leases interface {
+	Put(ctx context.Context, l domain.Lease) (uint64, error)
+	// Renew rewrites l at revision rev; a newer write is
+	// domain.ErrStaleAttempt (the lease is lost).
+	Renew(ctx context.Context, l domain.Lease, rev uint64) (uint64, error)
+	Get(ctx context.Context, id string) (*domain.Lease, error)
+}
+
+// Reclaimer takes back executions of dead workers and completes the
+// bookkeeping of ended ones (service.Sweeper fits).
+type Reclaimer interface {
+	TakeBack(ctx context.Context, e *domain.Execution, l *domain.Lease, why string) (bool, error)
+	Finalize(ctx context.Context, e *domain.Execution) error
+}
+
+// Reaper removes every container of an execution, so that a new attempt
+// never runs beside an old one (the docker Runtime fits).
+type Reaper interface {
+	RemoveExecution(ctx context.Context, executionID string) (int, error)
+}
+
 // Options tune a Worker. Zero values take the defaults.
 type Options struct {
 	ID            string
 	MaxConcurrent int
-	// MaxAttempts is the queue's delivery limit: a platform failure on the
-	// last attempt ends the execution failed instead of asking for a retry.
-	MaxAttempts int
-	// RetryBase is the first retry delay; each attempt doubles it.
-	RetryBase time.Duration
+	// Policy is the retry policy (MAX_RETRIES, RETRY_DELAY).
+	Policy domain.RetryPolicy
 	// KeepAlive is how often a long run tells the queue it is in progress
 	// (well below the queue's 1 min ack wait).
 	KeepAlive time.Duration
+	// LeaseRenew is how often the lease is renewed (domain.LeaseRenew).
+	LeaseRenew time.Duration
 }
 
 func (o *Options) defaults() {
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = 10
 	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 3
-	}
-	if o.RetryBase <= 0 {
-		o.RetryBase = 5 * time.Second
+	if o.Policy.MaxAttempts <= 0 {
+		o.Policy = domain.DefaultRetryPolicy
 	}
 	if o.KeepAlive <= 0 {
 		o.KeepAlive = 20 * time.Second
 	}
+	if o.LeaseRenew <= 0 {
+		o.LeaseRenew = domain.LeaseRenew
+	}
+}
+
+// Deps are the ports a Worker uses.
+type Deps struct {
+	Functions Functions
+	Execs     Executions
+	Leases    Leases
+	Runtime   domain.Runtime
+	Reaper    Reaper
+	Reclaimer Reclaimer
+	Results   domain.ResultPublisher
 }
 
 // Worker handles deliveries of execution jobs.
 type Worker struct {
-	opts      Options
-	functions Functions
-	execs     Executions
-	runtime   domain.Runtime
-	results   domain.ResultPublisher
-	log       *zap.Logger
-	now       func() time.Time
+	opts Options
+	d    Deps
+	log  *zap.Logger
+	now  func() time.Time
 
 	mu     sync.Mutex
 	active map[string]time.Time // execution id → start
 }
 
 // New returns a Worker; logger gets the worker_id field.
-func New(opts Options, functions Functions, execs Executions, rt domain.Runtime, results domain.ResultPublisher, logger *zap.Logger) *Worker {
+func New(opts Options, deps Deps, logger *zap.Logger) *Worker {
 	opts.defaults()
 	return &Worker{
-		opts: opts, functions: functions, execs: execs, runtime: rt, results: results,
+		opts: opts, d: deps,
 		log:    logger.With(zap.String("worker_id", opts.ID)),
 		now:    func() time.Time { return time.Now().UTC() },
 		active: map[string]time.Time{},
@@ -103,305 +135,492 @@ func (w *Worker) Active() []string {
 	return ids
 }
 
-// sigkillExit is the exit code of a process killed by SIGKILL.
-const sigkillExit = 137
+// attempt is one claimed attempt of an execution by this worker.
+type attempt struct {
+	d     domain.Delivery
+	job   domain.Job
+	n     int
+	fn    *domain.Function
+	lease domain.Lease
+	rev   uint64
+	log   *zap.Logger
+}
 
-// errEnded aborts a claim or a result write on an execution already final.
-var errEnded = errors.New("execution already ended")
+// bgTimeout bounds the writes that must happen even while the worker stops.
+const bgTimeout = 30 * time.Second
 
-// Handle processes one delivery to its end: it acks, drops or asks for a
-// retry, always exactly once. ctx ending (the worker's drain time is over)
-// kills the run and hands the execution back to the queue at once.
+// Handle processes one delivery to its end: it claims and runs the
+// execution, or settles the delivery without running it when the execution
+// ended, is held by a live attempt or waits for its retry time. ctx ending
+// (the worker's drain time is over) kills the run and hands the execution
+// back to the queue at once, without counting a failure.
 func (w *Worker) Handle(ctx context.Context, d domain.Delivery) {
 	job := d.Job()
-	log := w.log.With(zap.String("execution_id", job.ExecutionID), zap.String("function_id", job.FunctionID), zap.Int("attempt", d.Attempt()))
+	log := w.log.With(zap.String("execution_id", job.ExecutionID), zap.String("function_id", job.FunctionID), zap.Int("delivery", d.Delivered()))
 
-	claimed, err := w.claim(ctx, job, d.Attempt())
+	e, err := w.d.Execs.Get(ctx, job.Owner, job.ExecutionID)
 	switch {
-	case errors.Is(err, errEnded):
-		log.Debug("execution already ended; skipping")
-		w.settle(log, "ack", d.Ack())
-		return
 	case errors.Is(err, domain.ErrExecutionNotFound):
 		log.Info("execution no longer exists; dropping job")
 		w.settle(log, "drop", d.Drop())
 		return
 	case err != nil:
-		w.retryOrFail(ctx, log, d, job, fmt.Errorf("claim: %w", err))
+		w.bounce(ctx, log, d, w.opts.Policy.Delay(1, rand.Float64()), fmt.Errorf("read execution: %w", err))
 		return
 	}
+	if e.Status == domain.StatusRunning {
+		if !w.takeBackIfDead(ctx, log, d, e) {
+			return
+		}
+		if e, err = w.d.Execs.Get(ctx, job.Owner, job.ExecutionID); err != nil {
+			w.bounce(ctx, log, d, w.opts.Policy.Delay(1, rand.Float64()), fmt.Errorf("read execution: %w", err))
+			return
+		}
+	}
+	if e.Status.Final() {
+		log.Debug("execution already ended; skipping")
+		w.finalize(log, e)
+		w.settle(log, "ack", d.Ack())
+		return
+	}
+	if e.Status != domain.StatusPending {
+		w.bounce(ctx, log, d, domain.LeaseTTL, nil)
+		return
+	}
+	if e.RetryAt != nil {
+		if wait := e.RetryAt.Sub(w.now()); wait > 50*time.Millisecond {
+			w.settle(log, "retry", d.Retry(wait))
+			return
+		}
+	}
 
-	fn, err := w.functions.Get(ctx, job.Owner, job.FunctionID)
+	fn, err := w.d.Functions.Get(ctx, job.Owner, job.FunctionID)
 	if errors.Is(err, domain.ErrFunctionNotFound) {
-		w.finish(ctx, log, d, job, func(e *domain.Execution) {
-			e.Status, e.Error = domain.StatusFailed, "function no longer exists"
-		})
+		w.endPending(ctx, log, d, job, "function no longer exists")
 		return
 	}
 	if err != nil {
-		w.retryOrFail(ctx, log, d, job, fmt.Errorf("get function: %w", err))
+		w.bounce(ctx, log, d, w.opts.Policy.Delay(1, rand.Float64()), fmt.Errorf("get function: %w", err))
 		return
 	}
 
-	res, runErr := w.run(ctx, log, d, claimed, fn)
-	if runErr != nil {
-		// An absent image or a function the runtime cannot run as set up
-		// fails at once: a retry would meet the same answer.
-		if errors.Is(runErr, domain.ErrImageNotFound) || errors.Is(runErr, domain.ErrInvalidInput) {
-			w.finish(ctx, log, d, job, func(e *domain.Execution) {
-				e.Status, e.Error = domain.StatusFailed, publicText(runErr, fmt.Sprintf("image %q cannot be run", fn.ImageURL))
-			})
-			return
-		}
-		if ctx.Err() != nil {
-			w.release(log, d, job)
-			return
-		}
-		w.retryOrFail(ctx, log, d, job, fmt.Errorf("run: %w", runErr))
+	a, ok := w.claim(ctx, log, d, job, fn)
+	if !ok {
 		return
 	}
-	if res.Cancelled && ctx.Err() != nil {
-		w.release(log, d, job)
-		return
-	}
-	w.finishRun(ctx, log, d, job, fn, res)
+	res, runErr := w.run(ctx, a)
+	w.settleRun(ctx, a, res, runErr)
 }
 
-// keepRunDetails records what a run of this worker produced on an execution
-// cancelled meanwhile: its logs and startup time, never its status.
-func (w *Worker) keepRunDetails(e *domain.Execution, res domain.RunResult) bool {
-	if e.Status != domain.StatusCancelled || e.WorkerID != w.opts.ID {
+// takeBackIfDead handles a delivery of a running execution: when its
+// holder's lease is dead it takes the execution back (true: go on with it);
+// while the holder lives, the delivery is set aside (false).
+func (w *Worker) takeBackIfDead(ctx context.Context, log *zap.Logger, d domain.Delivery, e *domain.Execution) bool {
+	l, err := w.d.Leases.Get(ctx, e.ID)
+	if err != nil && !errors.Is(err, domain.ErrExecutionNotFound) {
+		w.bounce(ctx, log, d, domain.LeaseTTL, fmt.Errorf("read lease: %w", err))
 		return false
 	}
-	e.Logs, e.LogsTruncated = string(res.Stderr), res.StderrTruncated
-	e.StartupDuration = seconds(res.StartupDuration)
+	if l == nil {
+		l = &domain.Lease{ExecutionID: e.ID, Owner: e.Owner, FunctionID: e.FunctionID, CreatedAt: e.CreatedAt}
+	}
+	sign := l.Written
+	if !l.Held(e.WorkerID, e.Attempts) && e.StartTime != nil && e.StartTime.After(sign) {
+		sign = *e.StartTime
+	}
+	if w.now().Sub(sign) <= domain.LeaseTTL {
+		log.Info("execution held by a live attempt; delivery set aside",
+			zap.String("holder", e.WorkerID), zap.Int("holder_attempt", e.Attempts))
+		w.settle(log, "retry", d.Retry(domain.LeaseTTL))
+		return false
+	}
+	if _, err := w.d.Reclaimer.TakeBack(ctx, e, l, "stopped responding"); err != nil {
+		w.bounce(ctx, log, d, domain.LeaseTTL, fmt.Errorf("take back: %w", err))
+		return false
+	}
 	return true
 }
 
-// claim marks the execution running for this attempt, unless it has ended.
-func (w *Worker) claim(ctx context.Context, job domain.Job, attempt int) (*domain.Execution, error) {
-	return w.execs.Update(ctx, job.Owner, job.ExecutionID, func(e *domain.Execution) error {
-		if e.Status.Final() {
-			return errEnded
-		}
-		now := w.now()
-		e.Status = domain.StatusRunning
-		e.StartTime = &now
-		e.Attempts = attempt
-		e.WorkerID = w.opts.ID
-		e.QueueDuration = seconds(now.Sub(e.CreatedAt))
-		e.Error = ""
-		return nil
+// claim starts an attempt: the record (pending → running), then the lease;
+// on a retry, any container of an earlier attempt is removed first.
+func (w *Worker) claim(ctx context.Context, log *zap.Logger, d domain.Delivery, job domain.Job, fn *domain.Function) (*attempt, bool) {
+	n := 0
+	e, err := w.d.Execs.Update(ctx, job.Owner, job.ExecutionID, func(x *domain.Execution) error {
+		var err error
+		n, err = x.Claim(w.opts.ID, w.now())
+		return err
 	})
+	switch {
+	case errors.Is(err, domain.ErrIllegalTransition):
+		// Another delivery claimed it or it ended meanwhile.
+		w.bounce(ctx, log, d, domain.LeaseTTL, nil)
+		return nil, false
+	case errors.Is(err, domain.ErrExecutionNotFound):
+		w.settle(log, "drop", d.Drop())
+		return nil, false
+	case err != nil:
+		w.bounce(ctx, log, d, w.opts.Policy.Delay(1, rand.Float64()), fmt.Errorf("claim: %w", err))
+		return nil, false
+	}
+	a := &attempt{d: d, job: job, n: n, fn: fn, log: log.With(zap.Int("attempt", n))}
+	a.lease = domain.Lease{ExecutionID: e.ID, Owner: e.Owner, FunctionID: e.FunctionID, CreatedAt: e.CreatedAt,
+		JobSeq: d.JobSeq(), WorkerID: w.opts.ID, Attempt: n, Delivery: d.Ref()}
+	if a.rev, err = w.d.Leases.Put(ctx, a.lease); err != nil {
+		w.failAttempt(ctx, a, domain.PlatformFailure, fmt.Sprintf("could not take the lease: %v", err), nil)
+		return nil, false
+	}
+	if n > 1 && w.d.Reaper != nil {
+		// The taker makes sure the earlier attempt's container is dead
+		// before it starts its own.
+		if removed, err := w.d.Reaper.RemoveExecution(ctx, e.ID); err != nil {
+			w.failAttempt(ctx, a, domain.PlatformFailure, fmt.Sprintf("could not remove the previous attempt's container: %v", err), nil)
+			return nil, false
+		} else if removed > 0 {
+			a.log.Warn("removed the container of an earlier attempt", zap.Int("containers", removed))
+		}
+	}
+	return a, true
 }
 
-// run executes the function, killing it when the record turns cancelled and
-// keeping the delivery alive while it lasts.
-func (w *Worker) run(ctx context.Context, log *zap.Logger, d domain.Delivery, e *domain.Execution, fn *domain.Function) (domain.RunResult, error) {
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// errLeaseLost is why a run is stopped when its attempt no longer holds the
+// execution.
+var errLeaseLost = errors.New("lease lost")
 
+// run executes the function, killing it when the record turns cancelled or
+// another attempt takes over, renewing the lease and keeping the delivery
+// alive while it lasts. lost reports a run stopped because the lease was
+// lost.
+func (w *Worker) run(ctx context.Context, a *attempt) (runResult, error) {
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	id := a.job.ExecutionID
 	w.mu.Lock()
-	w.active[e.ID] = w.now()
+	w.active[id] = w.now()
 	w.mu.Unlock()
 	defer func() {
 		w.mu.Lock()
-		delete(w.active, e.ID)
+		delete(w.active, id)
 		w.mu.Unlock()
 	}()
 
-	updates, err := w.execs.Watch(runCtx, e.Owner, e.ID)
+	updates, err := w.d.Execs.Watch(runCtx, a.job.Owner, id)
 	if err != nil {
-		return domain.RunResult{}, fmt.Errorf("watch for cancellation: %w", err)
+		return runResult{}, fmt.Errorf("watch for cancellation: %w", err)
 	}
-	go func() {
-		keepAlive := time.NewTicker(w.opts.KeepAlive)
-		defer keepAlive.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-keepAlive.C:
-				if err := d.InProgress(); err != nil {
-					log.Warn("in-progress ack failed", zap.Error(err))
-				}
-			case cur, ok := <-updates:
-				if !ok {
-					// The record is gone (its user was deleted): nobody
-					// wants the result, so the run stops.
-					if runCtx.Err() == nil {
-						if _, err := w.execs.Get(runCtx, e.Owner, e.ID); errors.Is(err, domain.ErrExecutionNotFound) {
-							log.Info("execution deleted; killing its container")
-							cancel()
-						}
-					}
-					return
-				}
-				if cur.Status == domain.StatusCancelled {
-					log.Info("execution cancelled; killing its container")
-					cancel()
-					return
-				}
-			}
-		}
-	}()
+	go w.watch(runCtx, cancel, a, updates)
 
-	env := make(map[string]string, len(fn.Env)+2)
-	for k, v := range fn.Env {
+	env := make(map[string]string, len(a.fn.Env)+3)
+	for k, v := range a.fn.Env {
 		env[k] = v
 	}
-	env["FAAS_EXECUTION_ID"] = e.ID
-	env["FAAS_FUNCTION_ID"] = fn.ID
+	env["FAAS_EXECUTION_ID"] = id
+	env["FAAS_FUNCTION_ID"] = a.fn.ID
+	env["FAAS_ATTEMPT"] = fmt.Sprint(a.n)
+	e, err := w.d.Execs.Get(runCtx, a.job.Owner, id)
+	if err != nil {
+		return runResult{}, fmt.Errorf("read input: %w", err)
+	}
 	spec := domain.RunSpec{
-		ExecutionID: e.ID, FunctionID: fn.ID, WorkerID: w.opts.ID,
-		Image: fn.ImageURL, Env: env, Input: []byte(e.Input),
-		MemoryMB: fn.MemoryMB, CPUs: fn.CPUs, Network: fn.Network,
-		Timeout: time.Duration(fn.Timeout) * time.Second,
+		ExecutionID: id, FunctionID: a.fn.ID, WorkerID: w.opts.ID,
+		Image: a.fn.ImageURL, Env: env, Input: []byte(e.Input),
+		MemoryMB: a.fn.MemoryMB, CPUs: a.fn.CPUs, Network: a.fn.Network,
+		Timeout: time.Duration(a.fn.Timeout) * time.Second,
 	}
-	log.Debug("running", zap.String("image", fn.ImageURL))
-	return w.runtime.Run(runCtx, spec)
+	a.log.Info("execution started", zap.String("image", a.fn.ImageURL))
+	res, err := w.d.Runtime.Run(runCtx, spec)
+	return runResult{RunResult: res, lost: errors.Is(context.Cause(runCtx), errLeaseLost)}, err
 }
 
-// applyResult turns what the run produced into the execution's end state.
-func applyResult(e *domain.Execution, fn *domain.Function, r domain.RunResult) {
-	e.Logs, e.LogsTruncated = string(r.Stderr), r.StderrTruncated
-	e.StartupDuration = seconds(r.StartupDuration)
-	switch {
-	case r.Cancelled:
-		e.Status, e.Error = domain.StatusCancelled, "cancelled by user"
-	case r.TimedOut:
-		e.Status, e.Error = domain.StatusTimeout, fmt.Sprintf("timed out after %d s; container killed", fn.Timeout)
-	case r.OOMKilled:
-		e.Status, e.Error = domain.StatusFailed, fmt.Sprintf("out of memory: the function exceeded its %d MB memory limit", fn.MemoryMB)
-	case r.StdoutOverflow:
-		e.Status, e.Error = domain.StatusFailed, fmt.Sprintf("output exceeds the %d byte limit", domain.MaxOutputBytes)
-	case r.ExitCode == sigkillExit:
-		// The daemon may miss an OOM kill that ends the container at once
-		// (Docker 20.10); nothing but the kernel kills a function otherwise.
-		e.Status, e.Output = domain.StatusFailed, string(r.Stdout)
-		e.Error = fmt.Sprintf("exit code %d: killed (SIGKILL), most likely out of memory: the limit is %d MB", r.ExitCode, fn.MemoryMB)
-	case r.ExitCode != 0:
-		e.Status, e.Output = domain.StatusFailed, string(r.Stdout)
-		e.Error = fmt.Sprintf("exit code %d", r.ExitCode)
-		if line := lastLine(r.Stderr); line != "" {
-			e.Error += ": " + line
-		}
-	default:
-		e.Status, e.Output = domain.StatusComplete, string(r.Stdout)
-	}
+// runResult is a run's result and whether the lease was lost meanwhile.
+type runResult struct {
+	domain.RunResult
+	lost bool
 }
 
-// finishRun records a run's result. On an execution cancelled while it ran,
-// only the run's logs and startup time are kept.
-func (w *Worker) finishRun(ctx context.Context, log *zap.Logger, d domain.Delivery, job domain.Job, fn *domain.Function, res domain.RunResult) {
-	w.settleEnd(ctx, log, d, job, func(e *domain.Execution) error {
-		if e.Status.Final() {
-			if w.keepRunDetails(e, res) {
-				return nil
+// watch follows the run: it renews the lease, keeps the delivery alive, and
+// stops the run (cancel) when the user cancels, the record is deleted, or
+// the attempt loses its hold (errLeaseLost).
+func (w *Worker) watch(ctx context.Context, cancel context.CancelCauseFunc, a *attempt, updates <-chan *domain.Execution) {
+	keepAlive := time.NewTicker(w.opts.KeepAlive)
+	defer keepAlive.Stop()
+	renew := time.NewTicker(w.opts.LeaseRenew)
+	defer renew.Stop()
+	lastRenewal := w.now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-keepAlive.C:
+			if err := a.d.InProgress(); err != nil {
+				a.log.Warn("in-progress ack failed", zap.Error(err))
 			}
-			return errEnded
+		case <-renew.C:
+			rctx, rcancel := context.WithTimeout(ctx, w.opts.LeaseRenew)
+			rev, err := w.d.Leases.Renew(rctx, a.lease, a.rev)
+			rcancel()
+			switch {
+			case err == nil:
+				a.rev, lastRenewal = rev, w.now()
+			case errors.Is(err, domain.ErrStaleAttempt):
+				a.log.Warn("lease lost (the execution was taken back); killing the run")
+				cancel(errLeaseLost)
+				return
+			case w.now().Sub(lastRenewal) > domain.LeaseTTL-w.opts.LeaseRenew:
+				// Others may take the execution back any moment now: stop
+				// before two runs could overlap.
+				a.log.Error("lease not renewed in time; killing the run", zap.Error(err))
+				cancel(errLeaseLost)
+				return
+			default:
+				a.log.Warn("renewing the lease failed", zap.Error(err))
+			}
+		case cur, ok := <-updates:
+			if !ok {
+				// The record is gone (its user was deleted): nobody
+				// wants the result, so the run stops.
+				if ctx.Err() == nil {
+					if _, err := w.d.Execs.Get(ctx, a.job.Owner, a.job.ExecutionID); errors.Is(err, domain.ErrExecutionNotFound) {
+						a.log.Info("execution deleted; killing its container")
+						cancel(nil)
+					}
+				}
+				return
+			}
+			if cur.CancelledDuring(w.opts.ID, a.n) {
+				a.log.Info("execution cancelled; killing its container")
+				cancel(nil)
+				return
+			}
+			if cur.Holds(w.opts.ID, a.n) != nil {
+				a.log.Warn("another attempt holds the execution; killing the run")
+				cancel(errLeaseLost)
+				return
+			}
 		}
-		applyResult(e, fn, res)
-		w.stamp(e)
-		return nil
-	})
-}
-
-// finish writes the end state (unless the execution already ended, e.g.
-// cancelled meanwhile), announces it and acks the delivery.
-func (w *Worker) finish(ctx context.Context, log *zap.Logger, d domain.Delivery, job domain.Job, set func(*domain.Execution)) {
-	w.settleEnd(ctx, log, d, job, func(e *domain.Execution) error {
-		if e.Status.Final() {
-			return errEnded
-		}
-		set(e)
-		w.stamp(e)
-		return nil
-	})
-}
-
-// stamp sets the end time and the duration of an execution ending now.
-func (w *Worker) stamp(e *domain.Execution) {
-	end := w.now()
-	e.EndTime = &end
-	if e.StartTime != nil {
-		e.Duration = seconds(end.Sub(*e.StartTime))
 	}
 }
 
-// settleEnd applies mutate to the record, announces the result and acks.
-func (w *Worker) settleEnd(ctx context.Context, log *zap.Logger, d domain.Delivery, job domain.Job, mutate func(*domain.Execution) error) {
-	// The result must be recorded even if the worker is stopping.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	ended, err := w.execs.Update(wctx, job.Owner, job.ExecutionID, mutate)
+// settleRun records what the run produced and settles the delivery.
+func (w *Worker) settleRun(ctx context.Context, a *attempt, res runResult, runErr error) {
 	switch {
-	case errors.Is(err, errEnded), errors.Is(err, domain.ErrExecutionNotFound):
-		log.Info("execution ended elsewhere (cancelled or deleted); result discarded")
-		w.settle(log, "ack", d.Ack())
+	case res.lost:
+		w.settleStale(a)
 		return
-	case err != nil:
-		log.Error("recording the result failed; asking for redelivery", zap.Error(err))
-		w.settle(log, "retry", d.Retry(w.backoff(d.Attempt())))
+	case runErr != nil:
+		// An absent image or a function the runtime cannot run as set up
+		// fails at once: a retry would meet the same answer.
+		if errors.Is(runErr, domain.ErrImageNotFound) || errors.Is(runErr, domain.ErrInvalidInput) {
+			why := publicText(runErr, fmt.Sprintf("image %q cannot be run", a.fn.ImageURL))
+			w.end(ctx, a, func(x *domain.Execution) error { return x.Fail(why, w.now()) })
+			return
+		}
+		if ctx.Err() != nil {
+			w.release(a)
+			return
+		}
+		w.failAttempt(ctx, a, domain.PlatformFailure, fmt.Sprintf("run: %v", runErr), nil)
 		return
-	}
-	log.Info("execution ended", zap.String("status", string(ended.Status)), zap.Float64("duration", ended.Duration))
-	if err := w.results.PublishResult(wctx, ended); err != nil {
-		log.Warn("publishing the result failed (the record is saved)", zap.Error(err))
-	}
-	w.settle(log, "ack", d.Ack())
-}
-
-// retryOrFail handles a platform failure: retry with exponential backoff, or
-// on the last attempt end the execution failed.
-func (w *Worker) retryOrFail(ctx context.Context, log *zap.Logger, d domain.Delivery, job domain.Job, cause error) {
-	if ctx.Err() != nil {
-		// The failure is the worker stopping, not the platform failing.
-		w.release(log, d, job)
+	case res.Cancelled && ctx.Err() != nil:
+		w.release(a)
 		return
 	}
-	if d.Attempt() < w.opts.MaxAttempts {
-		delay := w.backoff(d.Attempt())
-		log.Warn("platform failure; retrying", zap.Error(cause), zap.Duration("delay", delay))
-		w.requeue(log, d, job, delay)
+	o := domain.OutcomeOf(res.RunResult, a.fn)
+	if o.Retryable && a.fn.MaxRetries > 0 {
+		w.failAttempt(ctx, a, domain.FunctionFailure, o.Error, &res.RunResult)
 		return
 	}
-	log.Error("platform failure on the last attempt; execution failed", zap.Error(cause))
-	w.finish(ctx, log, d, job, func(e *domain.Execution) {
-		e.Status = domain.StatusFailed
-		e.Error = fmt.Sprintf("the platform could not run the execution after %d attempts", d.Attempt())
+	w.end(ctx, a, func(x *domain.Execution) error {
+		if x.CancelledDuring(w.opts.ID, a.n) {
+			x.KeepRunDetails(res.RunResult)
+			return nil
+		}
+		if err := x.Holds(w.opts.ID, a.n); err != nil {
+			return err
+		}
+		return x.Finish(o, res.RunResult, w.now())
 	})
 }
 
-// release hands an execution interrupted by the worker's shutdown back to
-// the queue at once, for another worker.
-func (w *Worker) release(log *zap.Logger, d domain.Delivery, job domain.Job) {
-	log.Warn("worker stopping; execution handed back to the queue")
-	w.requeue(log, d, job, 0)
+// failAttempt counts a failed attempt: with attempts left the execution goes
+// back to pending and the job returns after the backoff; otherwise it ends
+// failed (a dead letter when it used up retries it was allowed). r is the
+// run's result for a function failure (its logs and output are kept).
+func (w *Worker) failAttempt(ctx context.Context, a *attempt, f domain.Failure, why string, r *domain.RunResult) {
+	var retry bool
+	var delay time.Duration
+	maxRetries := a.fn.MaxRetries
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bgTimeout)
+	defer cancel()
+	ended, err := w.d.Execs.Update(wctx, a.job.Owner, a.job.ExecutionID, func(x *domain.Execution) error {
+		if err := x.Holds(w.opts.ID, a.n); err != nil {
+			return err
+		}
+		retry, delay = w.opts.Policy.Next(x, maxRetries, f, rand.Float64())
+		if r != nil {
+			x.KeepRunDetails(*r)
+			x.Output = string(r.Stdout)
+		}
+		switch {
+		case retry:
+			return x.Requeue(fmt.Sprintf("attempt %d failed: %s; retrying", a.n, why), w.now().Add(delay))
+		case domain.Exhausted(maxRetries, f):
+			if f == domain.PlatformFailure {
+				why = "the platform could not run the execution: " + why
+			}
+			return x.DeadLetter(why, w.now())
+		default:
+			return x.Fail(why, w.now())
+		}
+	})
+	if err != nil {
+		w.recordFailed(a, err)
+		return
+	}
+	if retry {
+		a.log.Warn("attempt failed; retrying", zap.String("cause", why), zap.Duration("delay", delay))
+		w.handBack(wctx, a, delay)
+		return
+	}
+	w.ended(wctx, a, ended)
 }
 
-// requeue sets the execution pending again (unless it ended meanwhile) and
-// asks for redelivery after delay.
-func (w *Worker) requeue(log *zap.Logger, d domain.Delivery, job domain.Job, delay time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// end writes an end state through mutate, announces it and acks.
+func (w *Worker) end(ctx context.Context, a *attempt, mutate func(*domain.Execution) error) {
+	// The result must be recorded even if the worker is stopping.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bgTimeout)
 	defer cancel()
-	if _, err := w.execs.Update(ctx, job.Owner, job.ExecutionID, func(e *domain.Execution) error {
-		if e.Status.Final() {
-			return errEnded
+	ended, err := w.d.Execs.Update(wctx, a.job.Owner, a.job.ExecutionID, mutate)
+	if err != nil {
+		w.recordFailed(a, err)
+		return
+	}
+	w.ended(wctx, a, ended)
+}
+
+// ended announces an ended execution, finalizes it and acks the delivery.
+func (w *Worker) ended(ctx context.Context, a *attempt, e *domain.Execution) {
+	a.log.Info("execution ended", zap.String("status", string(e.Status)), zap.Float64("duration", e.Duration),
+		zap.Float64("queue_duration", e.QueueDuration), zap.Float64("startup_duration", e.StartupDuration), zap.Bool("dead_letter", e.DeadAt != nil))
+	if err := w.d.Results.PublishResult(ctx, e); err != nil {
+		a.log.Warn("publishing the result failed (the record is saved)", zap.Error(err))
+	}
+	w.finalize(a.log, e)
+	w.settle(a.log, "ack", a.d.Ack())
+}
+
+// recordFailed handles a result write that did not happen.
+func (w *Worker) recordFailed(a *attempt, err error) {
+	switch {
+	case errors.Is(err, domain.ErrStaleAttempt), errors.Is(err, domain.ErrIllegalTransition):
+		a.log.Info("the attempt no longer holds the execution (cancelled, taken back or ended); result discarded")
+		w.settleStale(a)
+	case errors.Is(err, domain.ErrExecutionNotFound):
+		a.log.Info("execution deleted; result discarded")
+		w.settle(a.log, "drop", a.d.Drop())
+	default:
+		a.log.Error("recording the result failed; the lease will lapse and the execution be taken back", zap.Error(err))
+		// Not settling: the job returns after the ack wait, or sooner
+		// through the sweeper once the lease is dead.
+	}
+}
+
+// settleStale settles the delivery of an attempt that lost its hold: an
+// ended execution's job is done; a requeued one's job must come back at
+// its retry time; while another attempt runs, the delivery is theirs too
+// (one message), so it is left alone.
+func (w *Worker) settleStale(a *attempt) {
+	ctx, cancel := context.WithTimeout(context.Background(), bgTimeout)
+	defer cancel()
+	e, err := w.d.Execs.Get(ctx, a.job.Owner, a.job.ExecutionID)
+	switch {
+	case errors.Is(err, domain.ErrExecutionNotFound):
+		w.settle(a.log, "drop", a.d.Drop())
+	case err != nil:
+		a.log.Warn("reading the execution after losing it failed", zap.Error(err))
+	case e.Status.Final():
+		w.finalize(a.log, e)
+		w.settle(a.log, "ack", a.d.Ack())
+	case e.Status == domain.StatusPending:
+		wait := time.Duration(0)
+		if e.RetryAt != nil {
+			wait = max(0, e.RetryAt.Sub(w.now()))
 		}
-		e.Status = domain.StatusPending
-		return nil
-	}); err != nil && !errors.Is(err, errEnded) {
-		log.Warn("resetting the execution to pending failed", zap.Error(err))
+		w.settle(a.log, "retry", a.d.Retry(wait))
+	}
+}
+
+// release hands an execution interrupted by the worker's own stop back to
+// the queue at once, for another worker, without counting a failure.
+func (w *Worker) release(a *attempt) {
+	ctx, cancel := context.WithTimeout(context.Background(), bgTimeout)
+	defer cancel()
+	a.log.Warn("worker stopping; execution handed back to the queue")
+	_, err := w.d.Execs.Update(ctx, a.job.Owner, a.job.ExecutionID, func(x *domain.Execution) error {
+		if err := x.Holds(w.opts.ID, a.n); err != nil {
+			return err
+		}
+		return x.Requeue(fmt.Sprintf("worker %s stopped during attempt %d; handed back", w.opts.ID, a.n), w.now())
+	})
+	if err != nil {
+		w.recordFailed(a, err)
+		return
+	}
+	w.handBack(ctx, a, 0)
+}
+
+// handBack clears the lease of a requeued execution and asks for the job
+// again after delay.
+func (w *Worker) handBack(ctx context.Context, a *attempt, delay time.Duration) {
+	l := a.lease
+	l.WorkerID, l.Attempt, l.Delivery = "", 0, ""
+	if _, err := w.d.Leases.Put(ctx, l); err != nil {
+		a.log.Warn("clearing the lease failed (the sweeper will)", zap.Error(err))
+	}
+	w.settle(a.log, "retry", a.d.Retry(delay))
+}
+
+// endPending ends a pending execution that cannot run, e.g. its function
+// is gone.
+func (w *Worker) endPending(ctx context.Context, log *zap.Logger, d domain.Delivery, job domain.Job, why string) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bgTimeout)
+	defer cancel()
+	e, err := w.d.Execs.Update(wctx, job.Owner, job.ExecutionID, func(x *domain.Execution) error { return x.Fail(why, w.now()) })
+	if err != nil {
+		if errors.Is(err, domain.ErrIllegalTransition) {
+			w.bounce(ctx, log, d, domain.LeaseTTL, nil)
+			return
+		}
+		w.bounce(ctx, log, d, w.opts.Policy.Delay(1, rand.Float64()), err)
+		return
+	}
+	a := &attempt{d: d, job: job, log: log}
+	w.ended(wctx, a, e)
+}
+
+// bounce asks for the job again after delay without starting anything;
+// cause, when set, is a failure worth a log line.
+func (w *Worker) bounce(ctx context.Context, log *zap.Logger, d domain.Delivery, delay time.Duration, cause error) {
+	if cause != nil && ctx.Err() == nil {
+		log.Warn("job set aside", zap.Error(cause), zap.Duration("delay", delay))
+	}
+	if ctx.Err() != nil {
+		delay = 0 // stopping: another worker may take it at once
 	}
 	w.settle(log, "retry", d.Retry(delay))
 }
 
-func (w *Worker) backoff(attempt int) time.Duration {
-	if attempt < 1 {
-		attempt = 1
+// finalize completes an ended execution's bookkeeping (dead-letter list,
+// active index); a failure is left to the sweeper.
+func (w *Worker) finalize(log *zap.Logger, e *domain.Execution) {
+	if w.d.Reclaimer == nil {
+		return
 	}
-	return w.opts.RetryBase << (attempt - 1)
+	ctx, cancel := context.WithTimeout(context.Background(), bgTimeout)
+	defer cancel()
+	if err := w.d.Reclaimer.Finalize(ctx, e); err != nil {
+		log.Warn("finalizing the execution failed (the sweeper will)", zap.Error(err))
+	}
 }
 
 func (w *Worker) settle(log *zap.Logger, what string, err error) {
@@ -417,45 +636,4 @@ func publicText(err error, fallback string) string {
 		return pe.Message
 	}
 	return fallback
-}
-
-// lastLine returns the last non-empty line of b, at most 512 bytes.
-func lastLine(b []byte) string {
-	s := strings.TrimRight(string(b), "\r\n\t ")
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	if len(s) > 512 {
-		s = s[len(s)-512:]
-	}
-	return strings.TrimSpace(s)
-}
-
-func seconds(d time.Duration) float64 { return d.Seconds() }
-
-// EndDeadJob ends the execution of a job the queue gave up on (it used up
-// its deliveries without being settled, e.g. the workers running it died):
-// failed, saying so, unless it already ended. The result is announced.
-func (w *Worker) EndDeadJob(ctx context.Context, job domain.Job, deliveries int) {
-	log := w.log.With(zap.String("execution_id", job.ExecutionID), zap.String("function_id", job.FunctionID))
-	ended, err := w.execs.Update(ctx, job.Owner, job.ExecutionID, func(e *domain.Execution) error {
-		if e.Status.Final() {
-			return errEnded
-		}
-		e.Status = domain.StatusFailed
-		e.Error = fmt.Sprintf("the platform gave up after %d deliveries: no worker finished the execution", deliveries)
-		w.stamp(e)
-		return nil
-	})
-	switch {
-	case errors.Is(err, errEnded), errors.Is(err, domain.ErrExecutionNotFound):
-		return
-	case err != nil:
-		log.Error("ending a dead execution failed", zap.Error(err))
-		return
-	}
-	log.Warn("execution failed: the queue gave up on it", zap.Int("deliveries", deliveries))
-	if err := w.results.PublishResult(ctx, ended); err != nil {
-		log.Warn("publishing the result failed (the record is saved)", zap.Error(err))
-	}
 }

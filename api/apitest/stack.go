@@ -56,6 +56,7 @@ func NewStack(t testing.TB) *Stack {
 	if err != nil {
 		t.Fatalf("platform core: %v", err)
 	}
+	t.Cleanup(core.Close)
 	return &Stack{Core: core, Secret: TestSecret, URL: srv.ClientURL(), Logger: logger}
 }
 
