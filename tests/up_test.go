@@ -213,7 +213,7 @@ func TestUpRefusesBadConfiguration(t *testing.T) {
 
 // TestUpHealthNamesAnUnreachableDocker: with the Docker daemon out of reach,
 // health answers 503 naming the docker check, and the worker that cannot
-// work dies and is logged (not restarted silently).
+// work dies and is logged (and replaced, with a backoff).
 func TestUpHealthNamesAnUnreachableDocker(t *testing.T) {
 	bin := apisixtest.GoBuild(t, "github.com/faasplatform/faas/cmd/faas")
 	up := startUp(t, bin, "SERVER_ADDRESS=127.0.0.1:0", "NATS_LISTEN=127.0.0.1:0", "MIN_WORKERS=1",
@@ -229,7 +229,7 @@ func TestUpHealthNamesAnUnreachableDocker(t *testing.T) {
 		t.Fatalf("health: %d %s", r.Status, r.Body)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(up.stderr.String(), "worker died; not restarted") {
+	for !strings.Contains(up.stderr.String(), "worker died; replacing") {
 		if time.Now().After(deadline) {
 			t.Fatalf("the dead worker was not logged:\n%s", up.stderr)
 		}
