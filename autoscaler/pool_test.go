@@ -10,6 +10,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/faasplatform/faas/internal/eventually"
 )
 
 // The pool runs real processes: `sleep` stands in for `faas worker`.
@@ -48,10 +50,10 @@ func TestPoolScaleAndLogsDeadWorker(t *testing.T) {
 	if err := victim.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for p.Size() != 1 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	// The pool logs the death after it forgot the worker: once the log is
+	// there, the size is final.
+	eventually.True(t, 30*time.Second, func() bool { return logs.FilterMessage("worker died; not restarted").Len() > 0 },
+		"dead worker not logged")
 	if got := p.Size(); got != 1 {
 		t.Fatalf("size %d after a worker died, want 1 (no silent restart)", got)
 	}
