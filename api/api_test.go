@@ -88,7 +88,7 @@ func TestWait(t *testing.T) {
 	if r.Status != http.StatusAccepted || r.Map(t)["status"] != "pending" {
 		t.Fatalf("wait without a worker: %d %s", r.Status, r.Body)
 	}
-	if d := time.Since(start); d < 300*time.Millisecond || d > 5*time.Second {
+	if d := time.Since(start); d < 300*time.Millisecond || d > 20*time.Second { // generous upper bound
 		t.Errorf("wait took %v, want about 300ms", d)
 	}
 
@@ -176,7 +176,9 @@ func TestHealth(t *testing.T) {
 	base := st.Serve(t)
 	start := time.Now()
 	r := apitest.Do(t, base, http.MethodGet, "/api/v1/health", "", nil, nil)
-	if d := time.Since(start); d > 2*time.Second {
+	// Generous for a loaded machine: without the 200 ms timeout the slow
+	// check holds the answer for good.
+	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("health took %v; checks must run in parallel with a timeout", d)
 	}
 	apitest.Check(t, apitest.Case{Status: http.StatusServiceUnavailable, Code: "unavailable"}, r)

@@ -209,10 +209,12 @@ func TestRunTimeout(t *testing.T) {
 	if string(res.Stdout) != "started\n" {
 		t.Errorf("stdout %q, want the output written before the kill", res.Stdout)
 	}
-	if res.RunDuration < time.Second || took > 5*time.Second {
+	// The script sleeps 30 s: 20 s tells the timeout applied without
+	// failing on a loaded machine.
+	if res.RunDuration < time.Second || took > 20*time.Second {
 		t.Errorf("RunDuration %v, Run took %v: want about 1 s", res.RunDuration, took)
 	}
-	dockertest.WaitNoContainers(t, LabelExecutionID, spec.ExecutionID, 5*time.Second)
+	dockertest.WaitNoContainers(t, LabelExecutionID, spec.ExecutionID, 30*time.Second)
 }
 
 func TestRunCancel(t *testing.T) {
@@ -236,19 +238,23 @@ func TestRunCancel(t *testing.T) {
 		dockertest.WaitRunningContainer(t, LabelExecutionID, spec.ExecutionID, 10*time.Second)
 		cancelled := time.Now()
 		cancel()
+		// A cancel usually ends the run within 2 s; the bounds below are
+		// generous for a loaded machine. A cancel that does not work shows
+		// anyway: Run then ends at the 10 s timeout, TimedOut.
 		var o outcome
 		select {
 		case o = <-done:
-		case <-time.After(2 * time.Second):
-			t.Fatal("Run did not return within 2 s of the cancel")
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not return within 30 s of the cancel")
 		}
+		t.Logf("Run returned %v after the cancel", time.Since(cancelled).Round(time.Millisecond))
 		if o.err != nil {
 			t.Fatalf("Run: %v", o.err)
 		}
 		if !o.res.Cancelled || o.res.TimedOut {
 			t.Errorf("Cancelled %v TimedOut %v, want only Cancelled", o.res.Cancelled, o.res.TimedOut)
 		}
-		dockertest.WaitNoContainers(t, LabelExecutionID, spec.ExecutionID, 2*time.Second-time.Since(cancelled))
+		dockertest.WaitNoContainers(t, LabelExecutionID, spec.ExecutionID, 30*time.Second-time.Since(cancelled))
 	})
 
 	t.Run("before run", func(t *testing.T) {
@@ -305,6 +311,8 @@ func TestRunForkBomb(t *testing.T) {
 		} else {
 			hostForks++
 		}
+		// Not synchronisation: the pace of the samples of a bomb that runs
+		// until the 3 s timeout; the checks below hold whatever was sampled.
 		time.Sleep(100 * time.Millisecond)
 	}
 
@@ -328,7 +336,7 @@ func TestRunForkBomb(t *testing.T) {
 	if maxPids < DefaultPidsLimit && !strings.Contains(string(o.res.Stderr), "can't fork") {
 		t.Errorf("peak pids %d and no refused fork: the bomb did not go off", maxPids)
 	}
-	dockertest.WaitNoContainers(t, LabelExecutionID, spec.ExecutionID, 5*time.Second)
+	dockertest.WaitNoContainers(t, LabelExecutionID, spec.ExecutionID, 30*time.Second)
 }
 
 func TestRunOOM(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,15 +19,17 @@ func TestTimeoutsFitTheAPI(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
-	started := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			close(started)
-			time.Sleep(300 * time.Millisecond)
+			<-release // in flight until the test has begun the shutdown
 		}
 		_, _ = io.WriteString(w, "done")
 	})
 	s := New("127.0.0.1:0", h, zaptest.NewLogger(t))
+	shuttingDown := make(chan struct{})
+	s.srv.RegisterOnShutdown(func() { close(shuttingDown) })
 	addr, err := s.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -53,9 +56,13 @@ func TestGracefulShutdown(t *testing.T) {
 	}()
 	<-started
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.Shutdown(ctx); err != nil {
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(ctx) }()
+	<-shuttingDown // Shutdown has begun with the request in flight
+	close(release)
+	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	r := <-slow
@@ -71,15 +78,23 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 func TestShutdownDeadline(t *testing.T) {
-	release := make(chan struct{})
-	s := New("127.0.0.1:0", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }), nil)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s := New("127.0.0.1:0", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		once.Do(func() { close(arrived) })
+		<-release
+	}), nil)
 	addr, err := s.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer close(release)
 	go func() { _, _ = http.Get("http://" + addr.String() + "/") }()
-	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-arrived: // the request is in flight and stuck
+	case <-time.After(30 * time.Second):
+		t.Fatal("the request never reached the handler")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := s.Shutdown(ctx); err == nil {

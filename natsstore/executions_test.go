@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/internal/eventually"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -26,14 +27,9 @@ func newExecution(owner, fn string, created time.Time, status domain.Status) *do
 // objects (retired objects go after a grace period) and returns their names.
 func waitObjects(t *testing.T, ctx context.Context, js jetstream.JetStream, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		names := objectNames(t, ctx, js)
-		if len(names) == n || time.Now().After(deadline) {
-			return names
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var names []string
+	eventually.Within(5*time.Second, func() bool { names = objectNames(t, ctx, js); return len(names) == n })
+	return names
 }
 
 // objectNames names the live objects in the execution-data store by their
@@ -320,6 +316,9 @@ func TestExecutionStoreWatch(t *testing.T) {
 	bigOutput := strings.Repeat("z", 200<<10)
 	go func() {
 		for _, st := range []domain.Status{domain.StatusRunning, domain.StatusComplete} {
+			// Not synchronisation (the watch is open, its first value
+			// read): spaces the writes so that the watch usually sees each;
+			// the test holds whatever values the watch skips.
 			time.Sleep(20 * time.Millisecond)
 			_, err := s.Update(ctx, owner, e.ID, func(e *domain.Execution) error {
 				e.Status = st
@@ -358,7 +357,7 @@ func TestExecutionStoreWatch(t *testing.T) {
 		for ok {
 			_, ok = <-ch
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("channel not closed after ctx ended")
 	}
 }

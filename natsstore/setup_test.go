@@ -111,7 +111,16 @@ func TestConnectWaitsForServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	// Until the server starts, a bare listener holds the port: it takes the
+	// worker's first try and drops it, the signal that the worker tried
+	// before the server was there.
+	tried := make(chan struct{})
+	go func() {
+		defer close(tried)
+		if c, err := l.Accept(); err == nil {
+			c.Close()
+		}
+	}()
 
 	type result struct {
 		nc  *nats.Conn
@@ -125,7 +134,12 @@ func TestConnectWaitsForServer(t *testing.T) {
 		done <- result{nc, err}
 	}()
 
-	time.Sleep(700 * time.Millisecond)
+	select {
+	case <-tried:
+	case <-time.After(8 * time.Second):
+		t.Fatal("Connect never tried the port")
+	}
+	l.Close()
 	srv, err := StartEmbedded(EmbeddedOptions{Port: port, StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("StartEmbedded: %v", err)

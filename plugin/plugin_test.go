@@ -146,6 +146,8 @@ func TestRequestFilterBuildsTheRequest(t *testing.T) {
 }
 
 func TestRequestFilter(t *testing.T) {
+	unstick := make(chan struct{}) // frees the stuck handler when the test ends
+	t.Cleanup(func() { close(unstick) })
 	small := plugin.Conf{MaxBodyBytes: 10, APIPrefix: "/api/v1"}
 	cases := []struct {
 		name       string
@@ -292,7 +294,14 @@ func TestRequestFilter(t *testing.T) {
 				return r
 			},
 			handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				time.Sleep(300 * time.Millisecond) // ignores the context, like a stuck handler
+				// Ignores the context, like a stuck handler: it answers only
+				// when the test ends, or after 10 s, well after the 50 ms
+				// deadline, so that a plugin that waits for it fails (200
+				// "late") instead of hanging. Not synchronisation.
+				select {
+				case <-unstick:
+				case <-time.After(10 * time.Second):
+				}
 				_, _ = io.WriteString(w, "late")
 			}),
 			wantStatus: 503, wantCode: "unavailable",

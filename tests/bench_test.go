@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasplatform/faas/docker"
 	"github.com/faasplatform/faas/docker/dockertest"
 )
 
@@ -31,6 +32,12 @@ func BenchmarkColdSyncExecution(b *testing.B) {
 		if code != http.StatusOK || x.Status != "complete" || x.output() != input {
 			b.Fatalf("execution: code %d status %q output %q error %q", code, x.Status, x.output(), x.Error)
 		}
+		// The worker removes the container in the background: wait until it
+		// is gone, so that the next sample does not pay for the cleanup
+		// (docker run --rm returns after its removal).
+		b.StopTimer()
+		dockertest.WaitNoContainers(b, docker.LabelExecutionID, x.ID, 30*time.Second)
+		b.StartTimer()
 		return took
 	}
 	raw := func() time.Duration { return dockertest.RawRun(b, img, []byte(input), []byte(input)) }
@@ -47,9 +54,6 @@ func BenchmarkColdSyncExecution(b *testing.B) {
 			plats = append(plats, platform())
 			raws = append(raws, raw())
 		}
-		// Let the background removal of the last container end before the
-		// next sample, so neither path pays for the other's cleanup.
-		time.Sleep(50 * time.Millisecond)
 	}
 	b.StopTimer()
 	b.ReportMetric(dockertest.Ms(raws.P(50)), "raw-p50-ms")

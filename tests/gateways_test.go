@@ -25,6 +25,7 @@ import (
 
 	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/apisix/apisixtest"
+	"github.com/faasplatform/faas/internal/eventually"
 	"github.com/faasplatform/faas/plugin"
 )
 
@@ -221,18 +222,17 @@ func TestGatewaysRunContainers(t *testing.T) {
 		if r.Status != 202 || x.Status != "pending" || x.ID == "" {
 			t.Fatalf("enqueue: %d %s", r.Status, short(r.Body))
 		}
-		deadline := time.Now().Add(30 * time.Second)
-		for x.Status == "pending" || x.Status == "running" {
-			if time.Now().After(deadline) {
-				t.Fatalf("execution %s still %s", x.ID, x.Status)
+		eventually.NoError(t, 30*time.Second, func() error {
+			if x.Status != "pending" && x.Status != "running" {
+				return nil
 			}
-			time.Sleep(20 * time.Millisecond)
 			r = apitest.Do(t, g.apisix, "GET", "/api/v1/executions/"+x.ID, u.Token, nil, nil)
 			if r.Status != 200 {
 				t.Fatalf("get: %d %s", r.Status, short(r.Body))
 			}
 			r.Decode(t, &x)
-		}
+			return fmt.Errorf("execution %s still %s", x.ID, x.Status)
+		})
 		if x.Status != "complete" || x.output() != "LATER" {
 			t.Fatalf("execution %s output %q error %q", x.Status, x.output(), x.Error)
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -16,6 +18,8 @@ import (
 	"github.com/faasplatform/faas/config"
 	"github.com/faasplatform/faas/docker"
 	"github.com/faasplatform/faas/docker/dockertest"
+	"github.com/faasplatform/faas/internal/eventually"
+	"github.com/faasplatform/faas/natsstore"
 	"github.com/faasplatform/faas/platform"
 )
 
@@ -84,17 +88,10 @@ func (e *env) startWorker(t testing.TB, id string, maxConcurrent int) {
 		}
 	})
 	// Wait until the worker's heartbeat is in.
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	eventually.True(t, 20*time.Second, func() bool {
 		ws, _ := e.stack.Workers.List(context.Background())
-		for _, w := range ws {
-			if w.ID == id {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("worker %s never reported", id)
+		return slices.ContainsFunc(ws, func(w natsstore.WorkerInfo) bool { return w.ID == id })
+	}, "worker %s never reported", id)
 }
 
 // function creates a function of u running a busybox script.
@@ -159,18 +156,13 @@ func (e *env) get(t testing.TB, u *apitest.User, id string) execution {
 // waitStatus polls until the execution's status is one of want.
 func (e *env) waitStatus(t testing.TB, u *apitest.User, id string, d time.Duration, want ...string) execution {
 	t.Helper()
-	deadline := time.Now().Add(d)
 	var x execution
-	for time.Now().Before(deadline) {
-		x = e.get(t, u, id)
-		for _, w := range want {
-			if x.Status == w {
-				return x
-			}
+	eventually.NoError(t, d, func() error {
+		if x = e.get(t, u, id); slices.Contains(want, x.Status) {
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("execution %s: status %q after %s, want one of %v (error %q)", id, x.Status, d, want, x.Error)
+		return fmt.Errorf("execution %s: status %q, want one of %v (error %q)", id, x.Status, want, x.Error)
+	})
 	return x
 }
 

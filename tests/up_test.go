@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/apisix/apisixtest"
 	"github.com/faasplatform/faas/docker/dockertest"
+	"github.com/faasplatform/faas/internal/eventually"
 )
 
 // upProcess is a running `faas up`.
@@ -140,11 +142,10 @@ func TestUpRunsThePlatformAndKeepsDataAcrossRestarts(t *testing.T) {
 	var workers struct {
 		Workers []struct{ ID string }
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(workers.Workers) < 2 && time.Now().Before(deadline) {
+	eventually.Within(20*time.Second, func() bool {
 		apitest.Do(t, up.base, http.MethodGet, "/api/v1/workers/status", u.Token, nil, nil).Decode(t, &workers)
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(workers.Workers) >= 2
+	})
 	if len(workers.Workers) != 2 || len(childPIDs(up.cmd.Process.Pid)) != 2 {
 		t.Fatalf("workers %+v, child processes %v; want 2 of each", workers.Workers, childPIDs(up.cmd.Process.Pid))
 	}
@@ -228,12 +229,11 @@ func TestUpHealthNamesAnUnreachableDocker(t *testing.T) {
 	if r.Status != http.StatusServiceUnavailable || h.Checks["docker"] == "ok" || h.Checks["nats"] != "ok" || h.Error.Code != "unavailable" {
 		t.Fatalf("health: %d %s", r.Status, r.Body)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(up.stderr.String(), "worker died; replacing") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the dead worker was not logged:\n%s", up.stderr)
+	eventually.NoError(t, 30*time.Second, func() error {
+		if !strings.Contains(up.stderr.String(), "worker died; replacing") {
+			return fmt.Errorf("the dead worker was not logged:\n%s", up.stderr)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	up.stop(t)
 }

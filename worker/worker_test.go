@@ -18,6 +18,7 @@ import (
 	"github.com/faasplatform/faas/docker"
 	"github.com/faasplatform/faas/docker/dockertest"
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/internal/eventually"
 	"github.com/faasplatform/faas/natsstore"
 	"github.com/faasplatform/faas/worker"
 )
@@ -106,19 +107,15 @@ func (b *bed) serve(t *testing.T, w *worker.Worker, runCtx context.Context) (sto
 
 func (b *bed) waitFinal(t *testing.T, j domain.Job, d time.Duration) *domain.Execution {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		e, err := b.execs.Get(context.Background(), j.Owner, j.ExecutionID)
-		if err != nil {
+	var e *domain.Execution
+	eventually.True(t, d, func() bool {
+		var err error
+		if e, err = b.execs.Get(context.Background(), j.Owner, j.ExecutionID); err != nil {
 			t.Fatal(err)
 		}
-		if e.Status.Final() {
-			return e
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("execution %s did not end within %s", j.ExecutionID, d)
-	return nil
+		return e.Status.Final()
+	}, "execution %s did not end", j.ExecutionID)
+	return e
 }
 
 func newRuntime(t *testing.T, opts docker.Options) *docker.Runtime {
@@ -166,8 +163,7 @@ func TestRedeliveredJobOfEndedExecutionIsSkipped(t *testing.T) {
 	if _, err := b.js.Publish(context.Background(), natsstore.SubjectPending, []byte(data)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually.NoError(t, 10*time.Second, func() error {
 		cons, err := b.js.Consumer(context.Background(), natsstore.StreamExecutions, natsstore.ConsumerWorkers)
 		if err != nil {
 			t.Fatal(err)
@@ -177,13 +173,10 @@ func TestRedeliveredJobOfEndedExecutionIsSkipped(t *testing.T) {
 			t.Fatal(err)
 		}
 		if info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Consumer == 2 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("second job not settled: %+v", info)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("second job not settled: %+v", info)
+	})
 	again, err := b.execs.Get(context.Background(), j.Owner, j.ExecutionID)
 	if err != nil {
 		t.Fatal(err)
@@ -205,13 +198,7 @@ func TestStoppingWorkerHandsExecutionBack(t *testing.T) {
 	stopFirst := b.serve(t, first, runCtx)
 	j := b.submit(t, img)
 
-	deadline := time.Now().Add(20 * time.Second)
-	for len(first.Active()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first worker never started the run")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually.True(t, 20*time.Second, func() bool { return len(first.Active()) > 0 }, "the first worker never started the run")
 	killRuns() // the first worker's drain time is over
 	stopFirst()
 	if e, _ := b.execs.Get(context.Background(), j.Owner, j.ExecutionID); e.Status != domain.StatusPending {
@@ -263,8 +250,7 @@ func TestSidecar(t *testing.T) {
 
 	b.serve(t, w, context.Background())
 	j := b.submit(t, img)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually.NoError(t, 20*time.Second, func() error {
 		_, m := get("/status")
 		if m["id"] != "w-side" || m["max_concurrent"] != 3.0 || m["status"] != "running" {
 			t.Fatalf("/status: %v", m)
@@ -273,13 +259,10 @@ func TestSidecar(t *testing.T) {
 			if ex, _ := m["executions"].([]any); len(ex) != 1 || ex[0] != j.ExecutionID {
 				t.Fatalf("/status executions %v, want [%s]", m["executions"], j.ExecutionID)
 			}
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/status never showed the running execution: %v", m)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("/status never showed the running execution: %v", m)
+	})
 	b.waitFinal(t, j, 30*time.Second)
 	side.SetDraining()
 	if _, m := get("/status"); m["status"] != "draining" || m["active_executions"] != 0.0 {

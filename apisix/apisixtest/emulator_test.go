@@ -262,12 +262,23 @@ func TestRunnerErrors(t *testing.T) {
 	})
 	t.Run("read timeout: 503", func(t *testing.T) {
 		f := startFakeRunner(t)
-		f.setOnCall(func(fc *fakeConn, _ reqCall) { time.Sleep(300 * time.Millisecond); fc.stop(200, nil, nil) })
+		unstick := make(chan struct{})
+		t.Cleanup(func() { close(unstick) }) // before the fake runner's own cleanup
+		f.setOnCall(func(fc *fakeConn, _ reqCall) {
+			// A stuck runner, not synchronisation: it answers when the test
+			// ends, or after 10 s so that an emulator that ignores its read
+			// timeout fails (200) instead of hanging.
+			select {
+			case <-unstick:
+			case <-time.After(10 * time.Second):
+			}
+			fc.stop(200, nil, nil)
+		})
 		start := time.Now()
 		if w := get(newTestEmulator(t, f, Options{ReadTimeout: 50 * time.Millisecond}), "/api/v1/x"); w.Code != 503 {
 			t.Fatalf("status %d", w.Code)
 		}
-		if d := time.Since(start); d > 250*time.Millisecond {
+		if d := time.Since(start); d > 5*time.Second { // generous: the read timeout is 50 ms
 			t.Errorf("answered after %v: the read timeout did not apply", d)
 		}
 	})
@@ -512,16 +523,24 @@ func TestRouteMatchOrder(t *testing.T) {
 // keepalive pool closes it as soon as it turns readable).
 func TestPoolDropsConnectionsTheRunnerClosed(t *testing.T) {
 	f := startFakeRunner(t)
+	closed := make(chan struct{}, 5)
 	f.setOnCall(func(fc *fakeConn, _ reqCall) {
 		fc.stop(200, nil, []byte("ok"))
 		fc.close()
+		closed <- struct{}{}
 	})
 	e := newTestEmulator(t, f, Options{})
 	for i := 0; i < 5; i++ {
 		if w := get(e, "/api/v1/x"); w.Code != 200 {
 			t.Fatalf("call %d: status %d", i, w.Code)
 		}
-		time.Sleep(5 * time.Millisecond) // let the close reach the pool's connection
+		// The runner has closed its end of the unix socket: the pooled
+		// connection reads EOF from now on.
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("call %d: the runner never closed the connection", i)
+		}
 	}
 	if s := e.Stats(); s.Discarded < 4 || s.Failures != 0 {
 		t.Errorf("stats %+v: want closed connections discarded, no failure", s)

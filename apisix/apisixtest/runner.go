@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faasplatform/faas/internal/eventually"
 )
 
 // Runner is a plugin runner process started the way APISIX starts the
@@ -105,14 +107,7 @@ func (r *Runner) Output() string { return r.out.String() }
 // timeout; the output reaches the test through a pipe, a little later than
 // the runner writes it.
 func (r *Runner) WaitForOutput(substr string, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(r.out.String(), substr) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
+	return eventually.Within(timeout, func() bool { return strings.Contains(r.out.String(), substr) })
 }
 
 // ExitErr is the exit error of the last stopped process (nil for a clean exit).
@@ -173,27 +168,34 @@ func (r *Runner) start() error {
 	r.cmd, r.done = cmd, done
 	r.mu.Unlock()
 
-	deadline := time.Now().Add(StartupTimeout)
-	for {
+	listening, exited := false, false
+	eventually.Within(StartupTimeout, func() bool {
 		// A stale socket file of a killed process refuses connections: only a
 		// successful dial proves the new process listens.
 		if c, err := net.DialTimeout("unix", r.socket, 200*time.Millisecond); err == nil {
 			_ = c.Close()
-			return nil
+			listening = true
+			return true
 		}
 		select {
 		case <-done:
-			r.mu.Lock()
-			r.cmd = nil
-			err := r.err
-			r.mu.Unlock()
-			return fmt.Errorf("runner exited before listening on %s: %v", r.socket, err)
-		case <-time.After(10 * time.Millisecond):
+			exited = true
+		default:
 		}
-		if time.Now().After(deadline) {
-			r.Stop()
-			return errors.New("runner did not listen on " + r.socket + " within " + StartupTimeout.String())
-		}
+		return exited
+	})
+	switch {
+	case listening:
+		return nil
+	case exited:
+		r.mu.Lock()
+		r.cmd = nil
+		err := r.err
+		r.mu.Unlock()
+		return fmt.Errorf("runner exited before listening on %s: %v", r.socket, err)
+	default:
+		r.Stop()
+		return errors.New("runner did not listen on " + r.socket + " within " + StartupTimeout.String())
 	}
 }
 

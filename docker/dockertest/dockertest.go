@@ -44,6 +44,8 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
+
+	"github.com/faasplatform/faas/internal/eventually"
 )
 
 // TagPrefix starts the name of every image this package builds.
@@ -305,17 +307,9 @@ func AssertNoContainers(t testing.TB, key, value string) {
 // gone within d (removals may run in the background).
 func WaitNoContainers(t testing.TB, key, value string, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		ids := Containers(t, key, value)
-		if len(ids) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("dockertest: %d container(s) labelled %s=%s remain after %s: %v", len(ids), key, value, d, ids)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	var ids []string
+	if !eventually.Within(d, func() bool { ids = Containers(t, key, value); return len(ids) == 0 }) {
+		t.Errorf("dockertest: %d container(s) labelled %s=%s remain after %s: %v", len(ids), key, value, d, ids)
 	}
 }
 
@@ -323,22 +317,20 @@ func WaitNoContainers(t testing.TB, key, value string, d time.Duration) {
 // key=value and returns its ID, failing t if none shows up.
 func WaitRunningContainer(t testing.TB, key, value string, d time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	var id string
+	eventually.True(t, d, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		list, err := Client(t).ContainerList(ctx, container.ListOptions{
 			Filters: filters.NewArgs(filters.Arg("label", key+"="+value), filters.Arg("status", "running")),
 		})
-		cancel()
 		if err != nil {
 			t.Fatalf("dockertest: list containers %s=%s: %v", key, value, err)
 		}
 		if len(list) > 0 {
-			return list[0].ID
+			id = list[0].ID
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dockertest: no running container labelled %s=%s within %s", key, value, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return id != ""
+	}, "dockertest: no running container labelled %s=%s", key, value)
+	return id
 }
