@@ -157,6 +157,11 @@ const bgTimeout = 30 * time.Second
 func (w *Worker) Handle(ctx context.Context, d domain.Delivery) {
 	job := d.Job()
 	log := w.log.With(zap.String("execution_id", job.ExecutionID), zap.String("function_id", job.FunctionID), zap.Int("delivery", d.Delivered()))
+	if ctx.Err() != nil {
+		// Stopping: another worker takes it at once.
+		w.settle(log, "retry", d.Retry(0))
+		return
+	}
 
 	e, err := w.d.Execs.Get(ctx, job.Owner, job.ExecutionID)
 	switch {

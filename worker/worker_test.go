@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -20,6 +21,8 @@ import (
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/internal/eventually"
 	"github.com/faasplatform/faas/natsstore"
+	"github.com/faasplatform/faas/platform"
+	"github.com/faasplatform/faas/service"
 	"github.com/faasplatform/faas/worker"
 )
 
@@ -41,6 +44,20 @@ type bed struct {
 	execs     *natsstore.ExecutionStore
 	queue     *natsstore.Queue
 	consumer  *natsstore.Consumer
+	leases    *natsstore.LeaseStore
+	sweeper   *service.Sweeper
+}
+
+// testPolicy retries fast.
+var testPolicy = domain.RetryPolicy{MaxAttempts: 3, BaseDelay: 50 * time.Millisecond, MaxDelay: time.Second}
+
+// worker builds a worker on the bed's stores with rt as its runtime.
+func (b *bed) worker(t *testing.T, id string, maxConcurrent int, rt *docker.Runtime) *worker.Worker {
+	t.Helper()
+	return worker.New(worker.Options{ID: id, MaxConcurrent: maxConcurrent, Policy: testPolicy}, worker.Deps{
+		Functions: b.functions, Execs: b.execs, Leases: b.leases, Runtime: rt, Reaper: rt,
+		Reclaimer: b.sweeper, Results: b.queue,
+	}, zaptest.NewLogger(t))
 }
 
 func newBed(t *testing.T) *bed {
@@ -57,13 +74,14 @@ func newBed(t *testing.T) *bed {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	b, err := natsstore.Setup(ctx, js)
+	b, err := natsstore.Setup(ctx, js, natsstore.SetupOptions{MaxDeliver: testPolicy.MaxDeliveries()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &bed{nc: nc, buckets: b, js: js, functions: natsstore.NewFunctionStore(b.Functions),
 		execs: natsstore.NewExecutionStore(b.Executions, b.ExecutionData), queue: natsstore.NewQueue(js),
-		consumer: natsstore.NewConsumer(js, zaptest.NewLogger(t))}
+		consumer: natsstore.NewConsumer(js, zaptest.NewLogger(t)), leases: natsstore.NewLeaseStore(b.Active),
+		sweeper: platform.NewSweeper(b, js, service.SweeperOptions{Policy: testPolicy}, "worker-test", zaptest.NewLogger(t))}
 }
 
 // submit stores a function running img and a pending execution of it, and
@@ -77,16 +95,11 @@ func (b *bed) submit(t *testing.T, img string) domain.Job {
 	if err := b.functions.Create(ctx, fn); err != nil {
 		t.Fatal(err)
 	}
-	e := &domain.Execution{ID: "ex" + fmt.Sprint(time.Now().UnixNano()), FunctionID: fn.ID, Owner: owner,
-		Status: domain.StatusPending, CreatedAt: time.Now().UTC()}
-	if err := b.execs.Create(ctx, e); err != nil {
+	e, err := service.NewExecutions(b.functions, b.execs, b.queue, b.leases).Enqueue(ctx, owner, fn.ID, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	j := domain.Job{ExecutionID: e.ID, FunctionID: fn.ID, Owner: owner}
-	if err := b.queue.Enqueue(ctx, j); err != nil {
-		t.Fatal(err)
-	}
-	return j
+	return domain.Job{ExecutionID: e.ID, FunctionID: fn.ID, Owner: owner}
 }
 
 // serve runs w on the shared consumer until the returned stop is called.
@@ -133,13 +146,19 @@ func newRuntime(t *testing.T, opts docker.Options) *docker.Runtime {
 func TestPlatformFailureIsRetriedThenFails(t *testing.T) {
 	b := newBed(t)
 	rt := newRuntime(t, docker.Options{Host: "unix:///nonexistent/docker.sock"})
-	w := worker.New(worker.Options{ID: "w-broken", MaxConcurrent: 2, RetryBase: 50 * time.Millisecond},
-		b.functions, b.execs, rt, b.queue, zaptest.NewLogger(t))
+	w := b.worker(t, "w-broken", 2, rt)
 	b.serve(t, w, context.Background())
 	j := b.submit(t, "busybox:any")
 	e := b.waitFinal(t, j, 20*time.Second)
-	if e.Status != domain.StatusFailed || e.Attempts != 3 || !strings.Contains(e.Error, "after 3 attempts") {
-		t.Fatalf("status %s attempts %d error %q; want failed after 3 attempts", e.Status, e.Attempts, e.Error)
+	if e.Status != domain.StatusFailed || e.Attempts != 3 || !strings.Contains(e.Error, "no attempts left after 3") || e.DeadAt == nil {
+		t.Fatalf("status %s attempts %d error %q; want failed, a dead letter after 3 attempts", e.Status, e.Attempts, e.Error)
+	}
+	dls, err := natsstore.NewDeadLetterStore(b.buckets.DeadLetters).List(context.Background(), j.Owner)
+	if err != nil || len(dls) != 1 || dls[0].ExecutionID != j.ExecutionID || dls[0].Attempts != 3 {
+		t.Fatalf("dead letters %+v, %v", dls, err)
+	}
+	if _, err := b.leases.Get(context.Background(), j.ExecutionID); !errors.Is(err, domain.ErrExecutionNotFound) {
+		t.Fatalf("an ended execution stays in the active index: %v", err)
 	}
 }
 
@@ -149,8 +168,7 @@ func TestRedeliveredJobOfEndedExecutionIsSkipped(t *testing.T) {
 	dockertest.RequireDocker(t)
 	b := newBed(t)
 	img := dockertest.BuildBusyboxImage(t, "worker-echo", "echo ran")
-	w := worker.New(worker.Options{ID: "w-redeliver", MaxConcurrent: 2}, b.functions, b.execs,
-		newRuntime(t, docker.Options{}), b.queue, zaptest.NewLogger(t))
+	w := b.worker(t, "w-redeliver", 2, newRuntime(t, docker.Options{}))
 	b.serve(t, w, context.Background())
 	j := b.submit(t, img)
 	first := b.waitFinal(t, j, 30*time.Second)
@@ -194,18 +212,18 @@ func TestStoppingWorkerHandsExecutionBack(t *testing.T) {
 	img := dockertest.BuildBusyboxImage(t, "worker-slow", "sleep 2; echo finished")
 	rt := newRuntime(t, docker.Options{})
 	runCtx, killRuns := context.WithCancel(context.Background())
-	first := worker.New(worker.Options{ID: "w-first", MaxConcurrent: 1}, b.functions, b.execs, rt, b.queue, zaptest.NewLogger(t))
+	first := b.worker(t, "w-first", 1, rt)
 	stopFirst := b.serve(t, first, runCtx)
 	j := b.submit(t, img)
 
 	eventually.True(t, 20*time.Second, func() bool { return len(first.Active()) > 0 }, "the first worker never started the run")
 	killRuns() // the first worker's drain time is over
 	stopFirst()
-	if e, _ := b.execs.Get(context.Background(), j.Owner, j.ExecutionID); e.Status != domain.StatusPending {
-		t.Fatalf("status %s after the worker stopped, want pending", e.Status)
+	if e, _ := b.execs.Get(context.Background(), j.Owner, j.ExecutionID); e.Status != domain.StatusPending || e.PlatformFailures != 0 {
+		t.Fatalf("status %s (platform failures %d) after the worker stopped, want pending with no failure counted", e.Status, e.PlatformFailures)
 	}
 
-	second := worker.New(worker.Options{ID: "w-second", MaxConcurrent: 1}, b.functions, b.execs, rt, b.queue, zaptest.NewLogger(t))
+	second := b.worker(t, "w-second", 1, rt)
 	b.serve(t, second, context.Background())
 	e := b.waitFinal(t, j, 30*time.Second)
 	if e.Status != domain.StatusComplete || e.Attempts != 2 || e.WorkerID != "w-second" || e.Output != "finished\n" {
@@ -220,8 +238,7 @@ func TestSidecar(t *testing.T) {
 	dockertest.RequireDocker(t)
 	b := newBed(t)
 	img := dockertest.BuildBusyboxImage(t, "worker-sidecar", "sleep 1")
-	w := worker.New(worker.Options{ID: "w-side", MaxConcurrent: 3}, b.functions, b.execs,
-		newRuntime(t, docker.Options{}), b.queue, zaptest.NewLogger(t))
+	w := b.worker(t, "w-side", 3, newRuntime(t, docker.Options{}))
 	side := worker.NewSidecar(w, zaptest.NewLogger(t))
 	addr, err := side.Listen("127.0.0.1:0")
 	if err != nil {
@@ -270,30 +287,18 @@ func TestSidecar(t *testing.T) {
 	}
 }
 
-// A job that uses up its deliveries unsettled (its workers died) is a dead
-// letter: its execution ends failed instead of staying pending forever.
+// A job that uses up its deliveries unsettled (its workers died, or a
+// fault kept bouncing it) is a dead letter: the server's MAX_DELIVERIES
+// advisory is kept in a stream, so the sweeper ends the execution failed
+// even though nobody listened when the advisory was sent.
 func TestDeadJobEndsFailed(t *testing.T) {
 	b := newBed(t)
-	w := worker.New(worker.Options{ID: "w-dead"}, b.functions, b.execs, newRuntime(t, docker.Options{}), b.queue, zaptest.NewLogger(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	followed := make(chan error, 1)
-	go func() {
-		followed <- natsstore.NewDeadLetters(b.nc, b.buckets.Stream, zaptest.NewLogger(t)).Follow(ctx, w.EndDeadJob)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-followed; err != nil {
-			t.Errorf("follow: %v", err)
-		}
-	})
-	if err := b.nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
 	j := b.submit(t, "faas-test/never-run:x")
 
 	// Play the dying workers: take the job and never settle it but by
 	// asking for it again, until the deliveries are used up.
-	for attempt := 1; attempt <= natsstore.MaxDeliver; attempt++ {
+	max := testPolicy.MaxDeliveries()
+	for attempt := 1; attempt <= max; attempt++ {
 		msgs, err := b.buckets.Consumer.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			t.Fatal(err)
@@ -316,10 +321,23 @@ func TestDeadJobEndsFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range msgs.Messages() {
-		t.Fatal("a fourth delivery")
+		t.Fatal("a delivery past the limit")
 	}
-	e := b.waitFinal(t, j, 10*time.Second)
-	if e.Status != domain.StatusFailed || !strings.Contains(e.Error, "gave up after 3 deliveries") {
-		t.Fatalf("dead job's execution: status %s error %q", e.Status, e.Error)
+	var e *domain.Execution
+	eventually.NoError(t, 10*time.Second, func() error {
+		if err := b.sweeper.Sweep(context.Background()); err != nil {
+			return err
+		}
+		if e, err = b.execs.Get(context.Background(), j.Owner, j.ExecutionID); err != nil {
+			return err
+		}
+		if !e.Status.Final() {
+			return fmt.Errorf("status %s", e.Status)
+		}
+		return nil
+	})
+	want := fmt.Sprintf("gave up after %d deliveries", max)
+	if e.Status != domain.StatusFailed || !strings.Contains(e.Error, want) || e.DeadAt == nil {
+		t.Fatalf("dead job's execution: status %s error %q, want failed %q, a dead letter", e.Status, e.Error, want)
 	}
 }
