@@ -17,6 +17,11 @@ const (
 	BucketWorkers       = "workers"
 	ObjectStoreExecData = "execution-data"
 
+	// BucketExecutionIndex numbers each owner's executions in creation
+	// order (see executionIndex), so that a page of a listing reads only
+	// what it returns.
+	BucketExecutionIndex = "execution-index"
+
 	StreamExecutions = "EXECUTIONS"
 	SubjectPending   = "executions.pending"
 	SubjectResults   = "executions.results"
@@ -60,6 +65,9 @@ type Buckets struct {
 	ExecutionData jetstream.ObjectStore
 	Stream        jetstream.Stream
 	Consumer      jetstream.Consumer
+
+	// ExecutionIndex is the executions' per-owner creation index.
+	ExecutionIndex *Bucket
 }
 
 // Setup creates the buckets, object store, stream and durable consumer the
@@ -75,6 +83,7 @@ func Setup(ctx context.Context, js jetstream.JetStream) (*Buckets, error) {
 		{&b.Users, jetstream.KeyValueConfig{Bucket: BucketUsers, Description: "users and the username index"}},
 		{&b.Functions, jetstream.KeyValueConfig{Bucket: BucketFunctions, Description: "functions and the per-owner name index"}},
 		{&b.Executions, jetstream.KeyValueConfig{Bucket: BucketExecutions, Description: "execution records"}},
+		{&b.ExecutionIndex, jetstream.KeyValueConfig{Bucket: BucketExecutionIndex, Description: "per-owner creation index of executions, for paged listings"}},
 		{&b.Workers, jetstream.KeyValueConfig{Bucket: BucketWorkers, Description: "worker heartbeats", TTL: WorkerTTL}},
 	}
 	for _, k := range kvs {

@@ -78,7 +78,7 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 		NC: nc, JS: js, Buckets: b, Logger: o.Logger,
 		Users:      natsstore.NewUserStore(b.Users),
 		Functions:  natsstore.NewFunctionStore(b.Functions),
-		Executions: natsstore.NewExecutionStore(b.Executions, b.ExecutionData).WithLogger(o.Logger.Named("executions")),
+		Executions: natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData).WithLogger(o.Logger.Named("executions")),
 		Queue:      natsstore.NewQueue(js),
 		Workers:    natsstore.NewWorkerRegistry(b.Workers),
 	}

@@ -71,7 +71,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 
 	w := worker.New(worker.Options{ID: id, MaxConcurrent: cfg.MaxConcurrentExecutions},
 		natsstore.NewFunctionStore(b.Functions),
-		natsstore.NewExecutionStore(b.Executions, b.ExecutionData).WithLogger(log),
+		natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData).WithLogger(log),
 		rt, natsstore.NewQueue(js), base)
 	side := worker.NewSidecar(w, base)
 	addr, err := side.Listen(cfg.WorkerAddress)

@@ -61,7 +61,7 @@ func newBed(t *testing.T) *bed {
 		t.Fatal(err)
 	}
 	return &bed{nc: nc, buckets: b, js: js, functions: natsstore.NewFunctionStore(b.Functions),
-		execs: natsstore.NewExecutionStore(b.Executions, b.ExecutionData), queue: natsstore.NewQueue(js),
+		execs: natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData), queue: natsstore.NewQueue(js),
 		consumer: natsstore.NewConsumer(js, zaptest.NewLogger(t))}
 }
 
