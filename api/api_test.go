@@ -59,8 +59,8 @@ func TestDeleteUserRemovesEverything(t *testing.T) {
 	if fs, err := st.Functions.List(ctx(t), u.ID); err != nil || len(fs) != 0 {
 		t.Errorf("functions left: %d, %v", len(fs), err)
 	}
-	if es, err := st.Executions.List(ctx(t), u.ID, domain.ExecutionFilter{}); err != nil || len(es) != 0 {
-		t.Errorf("executions left: %d, %v", len(es), err)
+	if p, err := st.Executions.List(ctx(t), u.ID, domain.ExecutionFilter{}); err != nil || len(p.Executions) != 0 || p.Next != "" {
+		t.Errorf("executions left: %d (next %q), %v", len(p.Executions), p.Next, err)
 	}
 	if hooked.Load() != u.ID {
 		t.Errorf("OnDelete hook got %v", hooked.Load())
@@ -68,8 +68,8 @@ func TestDeleteUserRemovesEverything(t *testing.T) {
 	if fs, _ := st.Functions.List(ctx(t), keep.ID); len(fs) != 2 {
 		t.Errorf("the other user has %d functions left, want 2", len(fs))
 	}
-	if es, _ := st.Executions.List(ctx(t), keep.ID, domain.ExecutionFilter{}); len(es) != 2 {
-		t.Errorf("the other user has %d executions left, want 2", len(es))
+	if p, _ := st.Executions.List(ctx(t), keep.ID, domain.ExecutionFilter{}); len(p.Executions) != 2 {
+		t.Errorf("the other user has %d executions left, want 2", len(p.Executions))
 	}
 }
 
@@ -105,11 +105,11 @@ func TestWait(t *testing.T) {
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
-			es, err := st.Executions.List(context.Background(), u.ID, domain.ExecutionFilter{Status: domain.StatusPending})
+			p, err := st.Executions.List(context.Background(), u.ID, domain.ExecutionFilter{Status: domain.StatusPending})
 			if err != nil {
 				continue
 			}
-			for _, e := range es {
+			for _, e := range p.Executions {
 				_, _ = st.Executions.Update(context.Background(), u.ID, e.ID, func(x *domain.Execution) error {
 					now := time.Now().UTC()
 					x.Status, x.Output, x.StartTime, x.EndTime, x.Duration = domain.StatusComplete, "done:"+x.Input, &now, &now, 0.001
@@ -147,10 +147,11 @@ func TestEnqueueFailure(t *testing.T) {
 	if strings.Contains(string(r.Body), "10.0.0.1") {
 		t.Errorf("answer leaks internals: %s", r.Body)
 	}
-	es, err := st.Executions.List(ctx(t), u.ID, domain.ExecutionFilter{})
-	if err != nil || len(es) != 1 {
-		t.Fatalf("records: %v, %v", es, err)
+	p, err := st.Executions.List(ctx(t), u.ID, domain.ExecutionFilter{})
+	if err != nil || len(p.Executions) != 1 {
+		t.Fatalf("records: %v, %v", p.Executions, err)
 	}
+	es := p.Executions
 	if es[0].Status != domain.StatusFailed || es[0].Error != "could not queue the execution" || es[0].EndTime == nil {
 		t.Errorf("record %+v; want failed with the queue error", es[0])
 	}

@@ -48,9 +48,11 @@ type executionSummary struct {
 	Output *struct{} `json:"output,omitempty"`
 }
 
-// executionList is the body of GET /api/v1/executions.
+// executionList is the body of GET /api/v1/executions: one page, and the
+// cursor of the next one when older executions remain.
 type executionList struct {
 	Executions []executionSummary `json:"executions"`
+	Next       string             `json:"next,omitempty"`
 }
 
 // executionLogs is the body of GET /api/v1/executions/{id}/logs.
@@ -112,11 +114,12 @@ func (h *handler) createExecution(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// listExecutions: GET /api/v1/executions[?function_id=&status=&limit=] →
-// 200 {executions}, newest first.
+// listExecutions: GET /api/v1/executions[?function_id=&status=&limit=&cursor=]
+// → 200 {executions, next}, newest first; next (absent on the last page) is
+// the cursor of the following page, to pass with the same filters.
 func (h *handler) listExecutions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	f := domain.ExecutionFilter{FunctionID: q.Get("function_id"), Status: domain.Status(q.Get("status"))}
+	f := domain.ExecutionFilter{FunctionID: q.Get("function_id"), Status: domain.Status(q.Get("status")), Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > domain.MaxListLimit {
@@ -124,12 +127,12 @@ func (h *handler) listExecutions(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Limit = n
 	}
-	es, err := h.deps.Executions.List(r.Context(), user(r).ID, f)
+	page, err := h.deps.Executions.List(r.Context(), user(r).ID, f)
 	if err != nil {
 		return err
 	}
-	out := executionList{Executions: make([]executionSummary, len(es))}
-	for i, e := range es {
+	out := executionList{Executions: make([]executionSummary, len(page.Executions)), Next: page.Next}
+	for i, e := range page.Executions {
 		out.Executions[i] = executionSummary{Execution: e}
 	}
 	WriteJSON(w, http.StatusOK, out)

@@ -31,12 +31,15 @@ type FunctionStore interface {
 
 // ExecutionStore keeps execution records, scoped by owner like functions.
 // Get returns Output and Logs too; List leaves Input, Output and Logs empty.
+// List answers one page of at most f.Limit executions, newest first, and
+// costs about the same however many executions the owner has: a page reads
+// what it returns plus a bounded overhead, never the whole history.
 // Update is revision-checked like UserStore.Update: mutate sees the latest
 // value and may refuse (return an error) e.g. when the status is final.
 type ExecutionStore interface {
 	Create(ctx context.Context, e *Execution) error
 	Get(ctx context.Context, owner, id string) (*Execution, error) // ErrExecutionNotFound
-	List(ctx context.Context, owner string, f ExecutionFilter) ([]*Execution, error)
+	List(ctx context.Context, owner string, f ExecutionFilter) (ExecutionPage, error)
 	Update(ctx context.Context, owner, id string, mutate func(*Execution) error) (*Execution, error)
 	// Watch sends the record each time it changes (the current value first)
 	// until ctx ends; the channel is closed then.

@@ -128,6 +128,19 @@ type ExecutionFilter struct {
 	FunctionID string
 	Status     Status
 	Limit      int
+	// Cursor continues a listing where the page that returned it as Next
+	// stopped; empty starts at the newest execution. It is opaque: only the
+	// store that issued it reads it, and a malformed one is ErrInvalidInput.
+	Cursor string
+}
+
+// ExecutionPage is one page of a listing, newest first. Next, when not
+// empty, is the Cursor of the page that follows (older executions); a page
+// may hold fewer than the limit and still have a Next when the filters
+// skipped many executions. Empty Next means nothing older remains.
+type ExecutionPage struct {
+	Executions []*Execution
+	Next       string
 }
 
 // DeadLetter is an execution that used up its attempts, listed until it is

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"sync"
 	"time"
 
 	"github.com/faasplatform/faas/domain"
@@ -37,20 +37,24 @@ const (
 // larger than InlineLimit live in the execution-data object store under
 // `<id>.<field>.<nonce>`, named in the record; each write of a large field
 // uses a fresh name, so a write that loses a revision race never changes the
-// data a stored record points to.
+// data a stored record points to. Each owner's executions are numbered in
+// creation order in the execution-index bucket (see executionIndex), which
+// List pages through.
 type ExecutionStore struct {
-	kv  *Bucket
-	obj jetstream.ObjectStore
+	kv    *Bucket
+	index *executionIndex
+	obj   jetstream.ObjectStore
 	// objectGrace is how long an object outlives the last record naming
 	// it (tests shorten it).
 	objectGrace time.Duration
 	log         *zap.Logger
 }
 
-// NewExecutionStore returns an ExecutionStore on kv and obj, the executions
-// bucket and the execution-data object store from Setup.
-func NewExecutionStore(kv *Bucket, obj jetstream.ObjectStore) *ExecutionStore {
-	return &ExecutionStore{kv: kv, obj: obj, objectGrace: defaultObjectGrace, log: zap.NewNop()}
+// NewExecutionStore returns an ExecutionStore on kv, index and obj: the
+// executions and execution-index buckets and the execution-data object
+// store from Setup.
+func NewExecutionStore(kv, index *Bucket, obj jetstream.ObjectStore) *ExecutionStore {
+	return &ExecutionStore{kv: kv, index: newExecutionIndex(index), obj: obj, objectGrace: defaultObjectGrace, log: zap.NewNop()}
 }
 
 // WithLogger makes s report the objects it fails to clean up (they are
@@ -63,7 +67,9 @@ func (s *ExecutionStore) WithLogger(logger *zap.Logger) *ExecutionStore {
 // executionRecord is an execution as stored. Its Logs and LogsTruncated
 // shadow the embedded fields, which domain.Execution keeps out of JSON. An
 // *Object field names the object holding that field when it is too large to
-// be inline; the inline field is empty then.
+// be inline; the inline field is empty then. IndexSeq is the execution's
+// number in the owner's creation index (0 for a record made before the
+// index existed, which List does not show).
 type executionRecord struct {
 	domain.Execution
 	Logs          string `json:"logs,omitempty"`
@@ -71,6 +77,7 @@ type executionRecord struct {
 	InputObject   string `json:"input_object,omitempty"`
 	OutputObject  string `json:"output_object,omitempty"`
 	LogsObject    string `json:"logs_object,omitempty"`
+	IndexSeq      uint64 `json:"index_seq,omitempty"`
 	// The lifecycle's bookkeeping, kept out of the API form.
 	RetryAt          *time.Time `json:"retry_at,omitempty"`
 	PlatformFailures int        `json:"platform_failures,omitempty"`
@@ -130,12 +137,12 @@ type write struct {
 	superseded []string
 }
 
-// encode turns e into a record, moving large fields to new objects. A large
-// field unchanged since prev (the full execution prevRec was read into)
-// keeps its object.
-func (s *ExecutionStore) encode(ctx context.Context, e *domain.Execution, prevRec *executionRecord, prev *domain.Execution) (write, error) {
+// encode turns e, number seq in its owner's index, into a record, moving
+// large fields to new objects. A large field unchanged since prev (the full
+// execution prevRec was read into) keeps its object.
+func (s *ExecutionStore) encode(ctx context.Context, e *domain.Execution, seq uint64, prevRec *executionRecord, prev *domain.Execution) (write, error) {
 	var w write
-	rec := executionRecord{Execution: *e, Logs: e.Logs, LogsTruncated: e.LogsTruncated,
+	rec := executionRecord{Execution: *e, Logs: e.Logs, LogsTruncated: e.LogsTruncated, IndexSeq: seq,
 		RetryAt: e.RetryAt, PlatformFailures: e.PlatformFailures, FunctionFailures: e.FunctionFailures}
 	rec.Execution.Logs, rec.Execution.LogsTruncated = "", false
 	for _, f := range blobFields {
@@ -252,18 +259,37 @@ func (s *ExecutionStore) load(ctx context.Context, owner, id string) (*storedExe
 	}
 }
 
-// Create stores a new execution; an existing id is domain.ErrConflict.
+// Create stores a new execution; an existing id is domain.ErrConflict. It
+// numbers the execution in its owner's index and writes the index entry
+// before the record, so a stored record is always listed; a failure midway
+// leaves a hole that List skips. Only a definite refusal of the record (the
+// id is taken) removes the entry again: after a timeout the record may have
+// been stored, and removing its entry would hide it from every listing.
 func (s *ExecutionStore) Create(ctx context.Context, e *domain.Execution) error {
 	if !validToken(e.Owner) || !validToken(e.ID) {
 		return fmt.Errorf("create execution: %w", domain.Invalid("invalid owner %q or id %q", e.Owner, e.ID))
 	}
-	w, err := s.encode(ctx, e, nil, nil)
+	seq, err := s.index.next(ctx, e.Owner)
+	if err != nil {
+		return fmt.Errorf("create execution %s: number it: %w", e.ID, err)
+	}
+	w, err := s.encode(ctx, e, seq, nil, nil)
 	if err != nil {
 		return fmt.Errorf("create execution %s: %w", e.ID, err)
+	}
+	entry := indexEntry{ID: e.ID, FunctionID: e.FunctionID, CreatedAt: e.CreatedAt}
+	if err := s.index.put(ctx, e.Owner, seq, entry); err != nil {
+		s.deleteObjects(ctx, w.written)
+		return fmt.Errorf("create execution %s: index it: %w", e.ID, err)
 	}
 	if _, err := s.kv.Create(ctx, executionKey(e.Owner, e.ID), w.data); err != nil {
 		s.deleteObjects(ctx, w.written)
 		if errors.Is(err, jetstream.ErrKeyExists) {
+			// The taken id's record names another number, so a leftover
+			// entry would be skipped anyway; removing it is tidiness.
+			if rerr := s.index.remove(ctx, e.Owner, seq); rerr != nil {
+				s.log.Warn("index entry of a refused execution left behind", zap.String("execution_id", e.ID), zap.Error(rerr))
+			}
 			return fmt.Errorf("create execution %s: id in use: %w", e.ID, domain.ErrConflict)
 		}
 		return fmt.Errorf("create execution %s: %w", e.ID, err)
@@ -281,42 +307,147 @@ func (s *ExecutionStore) Get(ctx context.Context, owner, id string) (*domain.Exe
 	return e, nil
 }
 
-// List returns owner's executions that match f, newest first (by CreatedAt,
-// then by id, descending), at most f.Limit of them (domain.DefaultListLimit
-// when unset, never more than domain.MaxListLimit). Input, Output and Logs
-// are left empty.
-func (s *ExecutionStore) List(ctx context.Context, owner string, f domain.ExecutionFilter) ([]*domain.Execution, error) {
+// Listing tuning. A page walks the owner's index numbers downward from its
+// cursor and reads an entry, then its record, per number, listParallel
+// numbers at once. It stops when it has the limit, reaches number 0, or has
+// examined scanBudget(limit) numbers: filters that match little would
+// otherwise make a page read the whole history. Such a page holds fewer
+// than the limit and a cursor to go on from.
+const listParallel = 64
+
+// scanBudget is the most index numbers one page of limit examines.
+func scanBudget(limit int) uint64 { return 4*uint64(limit) + 64 }
+
+// List returns one page of owner's executions that match f, newest first
+// (in the order their Creates numbered them, which is creation order for
+// one writer), at most f.Limit of them (domain.DefaultListLimit when unset,
+// never more than domain.MaxListLimit), starting at f.Cursor. Input, Output
+// and Logs are left empty. Next is the cursor of the following page, empty
+// when nothing older remains; a page cut short by its scan budget may hold
+// fewer than the limit, even none, and still have a Next. A malformed
+// cursor is domain.ErrInvalidInput. A page costs the numbers it examines
+// (the matches, the holes and non-matches among them, and at most one
+// batch beyond the limit), not the owner's history.
+func (s *ExecutionStore) List(ctx context.Context, owner string, f domain.ExecutionFilter) (domain.ExecutionPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = domain.DefaultListLimit
 	}
 	limit = min(limit, domain.MaxListLimit)
+	var from uint64
+	if f.Cursor != "" {
+		n, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return domain.ExecutionPage{}, fmt.Errorf("list executions of %s: %w", owner, err)
+		}
+		from = n
+	}
+	page := domain.ExecutionPage{Executions: []*domain.Execution{}}
 	if !validToken(owner) {
-		return []*domain.Execution{}, nil
+		return page, nil
 	}
-	recs, err := latestRecords[executionRecord](ctx, s.kv, executionKey(owner, "*"))
+	last, err := s.index.last(ctx, owner)
 	if err != nil {
-		return nil, fmt.Errorf("list executions of %s: %w", owner, err)
+		return domain.ExecutionPage{}, fmt.Errorf("list executions of %s: %w", owner, err)
 	}
-	out := make([]*domain.Execution, 0, len(recs))
-	for _, rec := range recs {
-		if f.FunctionID != "" && rec.FunctionID != f.FunctionID || f.Status != "" && rec.Status != f.Status {
-			continue
-		}
-		e, _ := s.decode(ctx, rec, false) // without objects decode cannot fail
-		e.Input, e.Output, e.Logs = "", "", ""
-		out = append(out, e)
+	// A cursor past the newest number (not one of ours, or the owner's
+	// index was reset) starts at the newest.
+	if from == 0 || from > last {
+		from = last
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.After(out[j].CreatedAt)
+	filtered := f.FunctionID != "" || f.Status != ""
+	pos, budget := from, scanBudget(limit)
+	for pos > 0 && budget > 0 && len(page.Executions) < limit {
+		// Without filters every number found is a match, so a batch asks
+		// for no more than the page still needs.
+		n := uint64(listParallel)
+		if !filtered {
+			n = min(n, uint64(limit-len(page.Executions)))
 		}
-		return out[i].ID > out[j].ID
-	})
-	if len(out) > limit {
-		out = out[:limit]
+		n = min(n, pos, budget)
+		found, err := s.readPositions(ctx, owner, pos, n, f)
+		if err != nil {
+			return domain.ExecutionPage{}, fmt.Errorf("list executions of %s: %w", owner, err)
+		}
+		for i, e := range found {
+			if e == nil {
+				continue
+			}
+			page.Executions = append(page.Executions, e)
+			if len(page.Executions) == limit {
+				n = uint64(i + 1) // the rest of the batch belongs to the next page
+				break
+			}
+		}
+		pos -= n
+		budget -= n
+	}
+	if pos > 0 {
+		page.Next = encodeCursor(pos)
+	}
+	return page, nil
+}
+
+// readPositions reads owner's executions numbered top, top-1, ...,
+// top-n+1 at once and returns them in that order, nil where a number is a
+// hole or does not match f.
+func (s *ExecutionStore) readPositions(ctx context.Context, owner string, top, n uint64, f domain.ExecutionFilter) ([]*domain.Execution, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make([]*domain.Execution, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			out[i], errs[i] = s.readPosition(ctx, owner, top-i, f)
+			if errs[i] != nil {
+				cancel() // the page fails: stop the others
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// readPosition reads owner's execution number seq when it matches f: its
+// index entry, which answers the function filter, then its record, which
+// answers the status filter. A hole (no entry, no record, or a record
+// numbered otherwise) is nil without error.
+func (s *ExecutionStore) readPosition(ctx context.Context, owner string, seq uint64, f domain.ExecutionFilter) (*domain.Execution, error) {
+	ie, err := s.index.get(ctx, owner, seq)
+	if err != nil || ie == nil {
+		return nil, err
+	}
+	if f.FunctionID != "" && ie.FunctionID != f.FunctionID || !validToken(ie.ID) {
+		return nil, nil
+	}
+	entry, err := s.kv.Get(ctx, executionKey(owner, ie.ID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read execution %s: %w", ie.ID, err)
+	}
+	var rec executionRecord
+	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
+		return nil, fmt.Errorf("decode execution %s: %w", ie.ID, err)
+	}
+	if rec.IndexSeq != seq || f.Status != "" && rec.Status != f.Status {
+		return nil, nil
+	}
+	e, _ := s.decode(ctx, &rec, false) // without objects decode cannot fail
+	e.Input, e.Output, e.Logs = "", "", ""
+	return e, nil
 }
 
 // Update applies mutate to the latest version of the execution (Input,
@@ -340,7 +471,7 @@ func (s *ExecutionStore) Update(ctx context.Context, owner, id string, mutate fu
 		if next.ID != id || next.Owner != owner {
 			return fmt.Errorf("update execution %s: %w", id, domain.Invalid("an execution's id and owner cannot change"))
 		}
-		w, err := s.encode(ctx, next, &st.rec, cur)
+		w, err := s.encode(ctx, next, st.rec.IndexSeq, &st.rec, cur)
 		if err != nil {
 			return fmt.Errorf("update execution %s: %w", id, err)
 		}
@@ -474,7 +605,9 @@ func (s *ExecutionStore) decodeEntry(ctx context.Context, entry jetstream.KeyVal
 	return s.decode(ctx, &rec, true)
 }
 
-// DeleteOwner removes every execution of owner with its objects.
+// DeleteOwner removes every execution of owner with its objects, then the
+// owner's index. Records go first: a DeleteOwner cut short leaves index
+// entries whose records are gone, which List skips, and can be run again.
 func (s *ExecutionStore) DeleteOwner(ctx context.Context, owner string) error {
 	if !validToken(owner) {
 		return nil
@@ -497,6 +630,9 @@ func (s *ExecutionStore) DeleteOwner(ctx context.Context, owner string) error {
 		if err := s.kv.Delete(ctx, entry.Key()); err != nil {
 			return fmt.Errorf("delete executions of %s: %s: %w", owner, entry.Key(), err)
 		}
+	}
+	if err := s.index.deleteOwner(ctx, owner); err != nil {
+		return fmt.Errorf("delete executions of %s: index: %w", owner, err)
 	}
 	return nil
 }

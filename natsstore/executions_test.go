@@ -57,7 +57,7 @@ func objectNames(t *testing.T, ctx context.Context, js jetstream.JetStream) []st
 func TestExecutionStoreLargeFields(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := testContext(t)
-	s := NewExecutionStore(env.b.Executions, env.b.ExecutionData)
+	s := NewExecutionStore(env.b.Executions, env.b.ExecutionIndex, env.b.ExecutionData)
 	s.objectGrace = time.Second
 	owner := uuid.NewString()
 
@@ -111,7 +111,8 @@ func TestExecutionStoreLargeFields(t *testing.T) {
 		t.Errorf("after shrinking: output %q, logs %d bytes", got.Output, len(got.Logs))
 	}
 
-	list, err := s.List(ctx, owner, domain.ExecutionFilter{})
+	page, err := s.List(ctx, owner, domain.ExecutionFilter{})
+	list := page.Executions
 	if err != nil || len(list) != 1 {
 		t.Fatalf("List = %v, %v", list, err)
 	}
@@ -133,10 +134,11 @@ func TestExecutionStoreLargeFields(t *testing.T) {
 func TestExecutionStoreList(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := testContext(t)
-	s := NewExecutionStore(env.b.Executions, env.b.ExecutionData)
+	s := NewExecutionStore(env.b.Executions, env.b.ExecutionIndex, env.b.ExecutionData)
 	owner, other := uuid.NewString(), uuid.NewString()
 
-	// e0 oldest … e4 newest; e3 and e4 share a CreatedAt, so id decides.
+	// e0 oldest … e4 newest; e3 and e4 share a CreatedAt: the order of
+	// the Creates decides.
 	at := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}
 	fns := []string{"f1", "f2", "f1", "f2", "f1"}
 	statuses := []domain.Status{domain.StatusComplete, domain.StatusFailed, domain.StatusPending, domain.StatusComplete, domain.StatusComplete}
@@ -151,32 +153,33 @@ func TestExecutionStoreList(t *testing.T) {
 	if err := s.Create(ctx, newExecution(other, "f1", baseTime, domain.StatusComplete)); err != nil {
 		t.Fatal(err)
 	}
-	newest, second := all[3], all[4]
-	if second.ID > newest.ID {
-		newest, second = second, newest
-	}
+	newest, second := all[4], all[3]
 
 	cases := []struct {
 		name   string
 		filter domain.ExecutionFilter
 		want   []*domain.Execution
+		more   bool // a next page
 	}{
-		{"all, newest first", domain.ExecutionFilter{}, []*domain.Execution{newest, second, all[2], all[1], all[0]}},
-		{"by function", domain.ExecutionFilter{FunctionID: "f2"}, []*domain.Execution{all[3], all[1]}},
-		{"by status", domain.ExecutionFilter{Status: domain.StatusComplete}, []*domain.Execution{newest, second, all[0]}},
-		{"by function and status", domain.ExecutionFilter{FunctionID: "f1", Status: domain.StatusComplete}, []*domain.Execution{all[4], all[0]}},
-		{"limit", domain.ExecutionFilter{Limit: 2}, []*domain.Execution{newest, second}},
-		{"limit over the count", domain.ExecutionFilter{Limit: domain.MaxListLimit + 1}, []*domain.Execution{newest, second, all[2], all[1], all[0]}},
-		{"no match", domain.ExecutionFilter{FunctionID: "nope"}, nil},
+		{"all, newest first", domain.ExecutionFilter{}, []*domain.Execution{newest, second, all[2], all[1], all[0]}, false},
+		{"by function", domain.ExecutionFilter{FunctionID: "f2"}, []*domain.Execution{all[3], all[1]}, false},
+		{"by status", domain.ExecutionFilter{Status: domain.StatusComplete}, []*domain.Execution{newest, second, all[0]}, false},
+		{"by function and status", domain.ExecutionFilter{FunctionID: "f1", Status: domain.StatusComplete}, []*domain.Execution{all[4], all[0]}, false},
+		{"limit", domain.ExecutionFilter{Limit: 2}, []*domain.Execution{newest, second}, true},
+		{"limit over the count", domain.ExecutionFilter{Limit: domain.MaxListLimit + 1}, []*domain.Execution{newest, second, all[2], all[1], all[0]}, false},
+		{"no match", domain.ExecutionFilter{FunctionID: "nope"}, nil, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.List(ctx, owner, tc.filter)
+			page, err := s.List(ctx, owner, tc.filter)
 			if err != nil {
 				t.Fatal(err)
 			}
+			if (page.Next != "") != tc.more {
+				t.Errorf("next %q, want a next page: %v", page.Next, tc.more)
+			}
 			var gotIDs, wantIDs []string
-			for _, e := range got {
+			for _, e := range page.Executions {
 				gotIDs = append(gotIDs, e.ID)
 				if e.Input != "" {
 					t.Errorf("List returned input of %s", e.ID)
@@ -198,15 +201,15 @@ func TestExecutionStoreList(t *testing.T) {
 		}
 	}
 	got, err := s.List(ctx, owner, domain.ExecutionFilter{})
-	if err != nil || len(got) != domain.DefaultListLimit {
-		t.Errorf("List without limit = %d items, %v; want %d", len(got), err, domain.DefaultListLimit)
+	if err != nil || len(got.Executions) != domain.DefaultListLimit || got.Next == "" {
+		t.Errorf("List without limit = %d items, next %q, %v; want %d and a next page", len(got.Executions), got.Next, err, domain.DefaultListLimit)
 	}
 }
 
 func TestExecutionStoreScopeAndErrors(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := testContext(t)
-	s := NewExecutionStore(env.b.Executions, env.b.ExecutionData)
+	s := NewExecutionStore(env.b.Executions, env.b.ExecutionIndex, env.b.ExecutionData)
 	owner, other := uuid.NewString(), uuid.NewString()
 	e := newExecution(owner, "f", baseTime, domain.StatusPending)
 	if err := s.Create(ctx, e); err != nil {
@@ -232,8 +235,8 @@ func TestExecutionStoreScopeAndErrors(t *testing.T) {
 			t.Errorf("%s: %v, want ErrExecutionNotFound", tc.name, err)
 		}
 	}
-	if list, err := s.List(ctx, other, domain.ExecutionFilter{}); err != nil || len(list) != 0 {
-		t.Errorf("List of another owner = %v, %v", list, err)
+	if page, err := s.List(ctx, other, domain.ExecutionFilter{}); err != nil || len(page.Executions) != 0 || page.Next != "" {
+		t.Errorf("List of another owner = %+v, %v", page, err)
 	}
 
 	// mutate refusing a final status comes back as is.
@@ -256,7 +259,7 @@ func TestExecutionStoreScopeAndErrors(t *testing.T) {
 func TestExecutionStoreConcurrentUpdate(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := testContext(t)
-	s := NewExecutionStore(env.b.Executions, env.b.ExecutionData)
+	s := NewExecutionStore(env.b.Executions, env.b.ExecutionIndex, env.b.ExecutionData)
 	s.objectGrace = time.Second
 	owner := uuid.NewString()
 	e := newExecution(owner, "f", baseTime, domain.StatusRunning)
@@ -295,7 +298,7 @@ func TestExecutionStoreConcurrentUpdate(t *testing.T) {
 func TestExecutionStoreWatch(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := testContext(t)
-	s := NewExecutionStore(env.b.Executions, env.b.ExecutionData)
+	s := NewExecutionStore(env.b.Executions, env.b.ExecutionIndex, env.b.ExecutionData)
 	owner := uuid.NewString()
 	e := newExecution(owner, "f", baseTime, domain.StatusPending)
 	if err := s.Create(ctx, e); err != nil {
@@ -368,7 +371,7 @@ func TestExecutionStoreWatch(t *testing.T) {
 func TestExecutionStoreWatchDuringUpdates(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := testContext(t)
-	s := NewExecutionStore(env.b.Executions, env.b.ExecutionData)
+	s := NewExecutionStore(env.b.Executions, env.b.ExecutionIndex, env.b.ExecutionData)
 	owner := uuid.NewString()
 	const rounds = 200
 	for i := range rounds {

@@ -23,6 +23,11 @@ const (
 	BucketIdempotency   = "idempotency"
 	ObjectStoreExecData = "execution-data"
 
+	// BucketExecutionIndex numbers each owner's executions in creation
+	// order (see executionIndex), so that a page of a listing reads only
+	// what it returns.
+	BucketExecutionIndex = "execution-index"
+
 	StreamExecutions = "EXECUTIONS"
 	SubjectPending   = "executions.pending"
 	SubjectResults   = "executions.results"
@@ -80,6 +85,9 @@ type Buckets struct {
 	ExecutionData jetstream.ObjectStore
 	Stream        jetstream.Stream
 	Consumer      jetstream.Consumer
+
+	// ExecutionIndex is the executions' per-owner creation index.
+	ExecutionIndex *Bucket
 }
 
 // SetupOptions are the settings of the resources that come from the
@@ -107,6 +115,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, opts ...SetupOptions) (*
 		{&b.Users, jetstream.KeyValueConfig{Bucket: BucketUsers, Description: "users and the username index"}},
 		{&b.Functions, jetstream.KeyValueConfig{Bucket: BucketFunctions, Description: "functions and the per-owner name index"}},
 		{&b.Executions, jetstream.KeyValueConfig{Bucket: BucketExecutions, Description: "execution records"}},
+		{&b.ExecutionIndex, jetstream.KeyValueConfig{Bucket: BucketExecutionIndex, Description: "per-owner creation index of executions, for paged listings"}},
 		{&b.Workers, jetstream.KeyValueConfig{Bucket: BucketWorkers, Description: "worker heartbeats", TTL: WorkerTTL}},
 		{&b.Active, jetstream.KeyValueConfig{Bucket: BucketActive, Description: "executions not yet ended: their job and lease"}},
 		{&b.DeadLetters, jetstream.KeyValueConfig{Bucket: BucketDeadLetters, Description: "executions that used up their attempts"}},

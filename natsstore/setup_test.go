@@ -76,7 +76,7 @@ func TestSetupIsIdempotent(t *testing.T) {
 	if sinfo.Config.MaxAge != StreamMaxAge || sinfo.Config.Storage != jetstream.FileStorage || len(sinfo.Config.Subjects) != 2 {
 		t.Errorf("stream config = %+v", sinfo.Config)
 	}
-	for _, name := range []string{BucketUsers, BucketFunctions, BucketExecutions, BucketWorkers} {
+	for _, name := range []string{BucketUsers, BucketFunctions, BucketExecutions, BucketExecutionIndex, BucketWorkers} {
 		kv, err := env.js.KeyValue(ctx, name)
 		if err != nil {
 			t.Fatalf("bucket %s: %v", name, err)

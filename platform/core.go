@@ -99,7 +99,7 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 		NC: nc, JS: js, Buckets: b, Logger: o.Logger,
 		Users:      natsstore.NewUserStore(b.Users),
 		Functions:  natsstore.NewFunctionStore(b.Functions),
-		Executions: natsstore.NewExecutionStore(b.Executions, b.ExecutionData).WithLogger(o.Logger.Named("executions")),
+		Executions: natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData).WithLogger(o.Logger.Named("executions")),
 		Queue:      natsstore.NewQueue(js),
 		Workers:    natsstore.NewWorkerRegistry(b.Workers),
 		Leases:     natsstore.NewLeaseStore(b.Active),
@@ -138,7 +138,7 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 // the process in the sweeper's lock.
 func NewSweeper(b *natsstore.Buckets, js jetstream.JetStream, o service.SweeperOptions, holder string, log *zap.Logger) *service.Sweeper {
 	q := natsstore.NewQueue(js)
-	return service.NewSweeper(o, natsstore.NewExecutionStore(b.Executions, b.ExecutionData).WithLogger(log),
+	return service.NewSweeper(o, natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData).WithLogger(log),
 		natsstore.NewLeaseStore(b.Active), q, q, natsstore.NewDeadLetterStore(b.DeadLetters),
 		natsstore.NewAdvisories(b, log), natsstore.NewLock(b.Locks, "sweeper", holder), log)
 }

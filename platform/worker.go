@@ -75,7 +75,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	sweeper := NewSweeper(b, js, service.SweeperOptions{Policy: policy}, "faas-worker-"+id, base.Named("sweeper").With(zap.String("worker_id", id)))
 	w := worker.New(worker.Options{ID: id, MaxConcurrent: cfg.MaxConcurrentExecutions, Policy: policy}, worker.Deps{
 		Functions: natsstore.NewFunctionStore(b.Functions),
-		Execs:     natsstore.NewExecutionStore(b.Executions, b.ExecutionData).WithLogger(log),
+		Execs:     natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData).WithLogger(log),
 		Leases:    natsstore.NewLeaseStore(b.Active),
 		Runtime:   rt,
 		Reaper:    rt,

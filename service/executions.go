@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"go.uber.org/zap"
@@ -207,41 +206,36 @@ func (s *Executions) Wait(ctx context.Context, owner, id string, max time.Durati
 	return e, e.Status.Final(), nil
 }
 
-// List returns owner's executions matching f, newest first, without input,
-// output and logs. A zero Limit means domain.DefaultListLimit.
-func (s *Executions) List(ctx context.Context, owner string, f domain.ExecutionFilter) ([]*domain.Execution, error) {
+// List returns one page of owner's executions matching f, newest first,
+// without input, output and logs, and the cursor of the next page when
+// older ones remain (see domain.ExecutionStore). A zero Limit means
+// domain.DefaultListLimit; a Limit outside 1 to domain.MaxListLimit, an
+// unknown status or a malformed cursor is domain.ErrInvalidInput. The order
+// is the store's: sorting here would break the order across pages.
+func (s *Executions) List(ctx context.Context, owner string, f domain.ExecutionFilter) (domain.ExecutionPage, error) {
 	if f.Status != "" && !f.Status.Valid() {
-		return nil, domain.Invalid("status must be one of pending, running, complete, failed, cancelled, timeout")
+		return domain.ExecutionPage{}, domain.Invalid("status must be one of pending, running, complete, failed, cancelled, timeout")
 	}
 	switch {
 	case f.Limit == 0:
 		f.Limit = domain.DefaultListLimit
 	case f.Limit < 1 || f.Limit > domain.MaxListLimit:
-		return nil, domain.Invalid("limit must be 1 to %d", domain.MaxListLimit)
+		return domain.ExecutionPage{}, domain.Invalid("limit must be 1 to %d", domain.MaxListLimit)
 	}
-	es, err := s.store.List(ctx, owner, f)
+	page, err := s.store.List(ctx, owner, f)
 	if err != nil {
-		return nil, fmt.Errorf("list executions: %w", err)
+		return domain.ExecutionPage{}, fmt.Errorf("list executions: %w", err)
 	}
-	// The contract promises newest first; ids are UUIDv7, so equal
-	// creation times still order by id.
-	sort.SliceStable(es, func(i, j int) bool {
-		a, b := es[i], es[j]
-		if !a.CreatedAt.Equal(b.CreatedAt) {
-			return a.CreatedAt.After(b.CreatedAt)
-		}
-		return a.ID > b.ID
-	})
-	if len(es) > f.Limit {
-		es = es[:f.Limit]
+	if len(page.Executions) > f.Limit {
+		page.Executions = page.Executions[:f.Limit]
 	}
-	for _, e := range es {
+	for _, e := range page.Executions {
 		e.Input, e.Output, e.Logs = "", "", ""
 	}
-	if es == nil {
-		es = []*domain.Execution{}
+	if page.Executions == nil {
+		page.Executions = []*domain.Execution{}
 	}
-	return es, nil
+	return page, nil
 }
 
 // Get returns owner's execution id with its input and output.

@@ -300,8 +300,11 @@ func TestListValidates(t *testing.T) {
 			t.Errorf("List(%+v) = %v; want ErrInvalidInput", f, err)
 		}
 	}
-	if es, err := ex.List(ctx, "owner1", domain.ExecutionFilter{}); err != nil || es == nil || len(es) != 0 {
-		t.Errorf("empty list: %v %v", es, err)
+	if p, err := ex.List(ctx, "owner1", domain.ExecutionFilter{}); err != nil || p.Executions == nil || len(p.Executions) != 0 || p.Next != "" {
+		t.Errorf("empty list: %+v %v", p, err)
+	}
+	if _, err := ex.List(ctx, "owner1", domain.ExecutionFilter{Cursor: "not-a-cursor"}); !errors.Is(err, domain.ErrInvalidInput) {
+		t.Errorf("List with a malformed cursor = %v; want ErrInvalidInput", err)
 	}
 }
 

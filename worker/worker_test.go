@@ -79,7 +79,7 @@ func newBed(t *testing.T) *bed {
 		t.Fatal(err)
 	}
 	return &bed{nc: nc, buckets: b, js: js, functions: natsstore.NewFunctionStore(b.Functions),
-		execs: natsstore.NewExecutionStore(b.Executions, b.ExecutionData), queue: natsstore.NewQueue(js),
+		execs: natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData), queue: natsstore.NewQueue(js),
 		consumer: natsstore.NewConsumer(js, zaptest.NewLogger(t)), leases: natsstore.NewLeaseStore(b.Active),
 		sweeper: platform.NewSweeper(b, js, service.SweeperOptions{Policy: testPolicy}, "worker-test", zaptest.NewLogger(t))}
 }

@@ -722,6 +722,9 @@ func ExecutionCases(t *testing.T, f *Fixture) []Case {
 				if len(l.Executions) != 3+9 {
 					t.Errorf("listed %d executions, want 12", len(l.Executions))
 				}
+				if _, ok := r.Map(t)["next"]; ok {
+					t.Error(`"next" on the only page`)
+				}
 			}},
 		{Name: "list by function", Method: get, Path: "/api/v1/executions?function_id=" + fn2, Token: u.Token,
 			Status: s200, Check: listCheck(e3)},
@@ -737,7 +740,11 @@ func ExecutionCases(t *testing.T, f *Fixture) []Case {
 				if l.Executions[0]["id"] == e1 || l.Executions[0]["id"] == e2 {
 					t.Error("limit=1 did not give the newest")
 				}
+				if next, _ := r.Map(t)["next"].(string); next == "" {
+					t.Error(`no "next" although more executions match`)
+				}
 			}},
+		{Name: "list with a malformed cursor", Method: get, Path: "/api/v1/executions?cursor=not-a-cursor", Token: u.Token, Status: s400, Code: invalid},
 		{Name: "list with limit 1000", Method: get, Path: "/api/v1/executions?limit=1000", Token: u.Token, Status: s200},
 		{Name: "list with an unknown status", Method: get, Path: "/api/v1/executions?status=done", Token: u.Token, Status: s400, Code: invalid},
 		{Name: "list with limit 0", Method: get, Path: "/api/v1/executions?limit=0", Token: u.Token, Status: s400, Code: invalid},
