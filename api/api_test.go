@@ -130,15 +130,15 @@ func TestWait(t *testing.T) {
 // failingQueue refuses every job.
 type failingQueue struct{}
 
-func (failingQueue) Enqueue(context.Context, domain.Job) error {
-	return errors.New("nats: no responders at 10.0.0.1:4222")
+func (failingQueue) Enqueue(context.Context, domain.Job, string) (uint64, error) {
+	return 0, errors.New("nats: no responders at 10.0.0.1:4222")
 }
 
 // TestEnqueueFailure: a refused job answers 503 without internals and
 // leaves the record failed, not pending.
 func TestEnqueueFailure(t *testing.T) {
 	st := apitest.NewStack(t)
-	st.Deps.Executions = service.NewExecutions(st.Functions, st.Executions, failingQueue{})
+	st.Deps.Executions = service.NewExecutions(st.Functions, st.Executions, failingQueue{}, st.Leases)
 	f := apitest.NewFixture(t, st.Serve(t), st.Secret)
 	u := f.Register(t, "unlucky")
 	fn := f.CreateFunction(t, u, "fn", nil)

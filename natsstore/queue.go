@@ -31,8 +31,12 @@ func NewQueue(js jetstream.JetStream) *Queue {
 // Enqueue publishes j for the workers and returns its stream sequence. The
 // message id is msgID (the execution id for a first publish), so enqueueing
 // one execution twice within DuplicateWindow delivers it once; the second
-// call returns the first one's sequence.
+// call returns the first one's sequence. An empty msgID means the execution
+// id.
 func (q *Queue) Enqueue(ctx context.Context, j domain.Job, msgID string) (uint64, error) {
+	if msgID == "" {
+		msgID = j.ExecutionID
+	}
 	data, err := json.Marshal(j)
 	if err != nil {
 		return 0, fmt.Errorf("enqueue execution %s: encode: %w", j.ExecutionID, err)

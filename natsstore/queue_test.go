@@ -44,7 +44,7 @@ func TestQueueDeliversWithRetry(t *testing.T) {
 	ctx := testContext(t)
 	q := NewQueue(env.js)
 	job := newJob()
-	if err := q.Enqueue(ctx, job); err != nil {
+	if _, err := q.Enqueue(ctx, job, ""); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
 
@@ -54,8 +54,8 @@ func TestQueueDeliversWithRetry(t *testing.T) {
 	}
 	got := make(chan seen, 10)
 	consume(t, NewConsumer(env.js, zap.NewNop()), 2, func(d domain.Delivery) {
-		got <- seen{d.Job(), d.Attempt()}
-		if d.Attempt() == 1 {
+		got <- seen{d.Job(), d.Delivered()}
+		if d.Delivered() == 1 {
 			if err := d.Retry(100 * time.Millisecond); err != nil {
 				t.Errorf("Retry: %v", err)
 			}
@@ -92,11 +92,11 @@ func TestQueueDedupesByExecutionID(t *testing.T) {
 	q := NewQueue(env.js)
 	job := newJob()
 	for range 3 {
-		if err := q.Enqueue(ctx, job); err != nil {
+		if _, err := q.Enqueue(ctx, job, ""); err != nil {
 			t.Fatalf("Enqueue: %v", err)
 		}
 	}
-	if err := q.Enqueue(ctx, newJob()); err != nil {
+	if _, err := q.Enqueue(ctx, newJob(), ""); err != nil {
 		t.Fatal(err)
 	}
 	// The stream's state is current once Publish returns; the consumer's
@@ -117,7 +117,7 @@ func TestConsumerTakesNoMoreThanItRuns(t *testing.T) {
 	ctx := testContext(t)
 	q := NewQueue(env.js)
 	for range 5 {
-		if err := q.Enqueue(ctx, newJob()); err != nil {
+		if _, err := q.Enqueue(ctx, newJob(), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -166,7 +166,7 @@ func TestConsumerDropsMalformedMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	job := newJob()
-	if err := NewQueue(env.js).Enqueue(ctx, job); err != nil {
+	if _, err := NewQueue(env.js).Enqueue(ctx, job, ""); err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan domain.Job, 4)

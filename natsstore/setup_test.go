@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/faasplatform/faas/domain"
 )
 
 // testEnv is one embedded server with the platform's resources declared.
@@ -66,7 +68,7 @@ func TestSetupIsIdempotent(t *testing.T) {
 	cfg := info.Config
 	if cfg.Durable != ConsumerWorkers || cfg.FilterSubject != SubjectPending ||
 		cfg.AckPolicy != jetstream.AckExplicitPolicy || cfg.AckWait != AckWait ||
-		cfg.MaxDeliver != MaxDeliver || cfg.MaxAckPending != MaxAckPending {
+		cfg.MaxDeliver != domain.DefaultRetryPolicy.MaxDeliveries() || cfg.MaxAckPending != MaxAckPending {
 		t.Errorf("consumer config = %+v", cfg)
 	}
 	sinfo, err := env.b.Stream.Info(ctx)

@@ -184,7 +184,7 @@ func newExecutions(t *testing.T) (*service.Executions, *apitest.Stack, *domain.F
 	if err != nil {
 		t.Fatal(err)
 	}
-	return service.NewExecutions(st.Functions, st.Executions, st.Queue), st, f
+	return service.NewExecutions(st.Functions, st.Executions, st.Queue, st.Leases), st, f
 }
 
 func TestWait(t *testing.T) {
