@@ -5,6 +5,8 @@ go 1.26.8
 require (
 	github.com/apache/apisix-go-plugin-runner v0.5.0
 	github.com/api7/ext-plugin-proto v0.6.0
+	github.com/cenkalti/backoff/v5 v5.0.3
+	github.com/containerd/errdefs v1.0.0
 	github.com/docker/docker v28.5.2+incompatible
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/flatbuffers v2.0.0+incompatible
@@ -25,7 +27,6 @@ require (
 	github.com/ReneKroon/ttlcache/v2 v2.4.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/containerd/errdefs v1.0.0 // indirect
 	github.com/containerd/errdefs/pkg v0.3.0 // indirect
 	github.com/containerd/log v0.2.0 // indirect
 	github.com/distribution/reference v0.6.0 // indirect

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	errdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -23,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/retry"
 )
 
 // Labels set on every container Run creates.
@@ -554,19 +556,18 @@ func (r *Runtime) oomKilled(id string, log *zap.Logger) bool {
 // done for Close.
 func (r *Runtime) remove(id string, log *zap.Logger) {
 	defer r.pending.Done()
-	var err error
-	for attempt, backoff := 0, 100*time.Millisecond; attempt < 3; attempt, backoff = attempt+1, backoff*4 {
-		if attempt > 0 {
-			time.Sleep(backoff)
-		}
+	err := retry.Do(context.Background(), retry.Policy{Tries: 3, Initial: 100 * time.Millisecond}, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), r.opts.CleanupTimeout)
-		err = r.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
-		cancel()
+		defer cancel()
+		err := r.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 		if err == nil || client.IsErrNotFound(err) {
-			return
+			return nil
 		}
+		return err
+	})
+	if err != nil {
+		log.Error("remove container", zap.String("container_id", short(id)), zap.Error(err))
 	}
-	log.Error("remove container", zap.String("container_id", short(id)), zap.Error(err))
 }
 
 // RemoveExecution force-removes (kills first) every container of its
@@ -587,10 +588,34 @@ func (r *Runtime) RemoveExecution(ctx context.Context, executionID string) (int,
 		switch {
 		case err == nil:
 			removed++
-		case client.IsErrNotFound(err):
+		case client.IsErrNotFound(err), errdefs.IsConflict(err):
+			// Gone, or a removal is already under way (its own worker's
+			// cleanup): wait for it below.
 		default:
 			return removed, fmt.Errorf("docker: remove container %s of execution %s: %w", short(c.ID), executionID, err)
 		}
+	}
+	if len(list) == 0 {
+		return 0, nil
+	}
+	// Removal is done when the daemon lists none: only then may a new
+	// attempt start.
+	err = retry.Do(ctx, retry.Policy{Tries: 40, Initial: 50 * time.Millisecond, Max: time.Second}, func() error {
+		left, err := r.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+			filters.Arg("label", LabelExecutionID+"="+executionID), filters.Arg("label", LabelInstance+"="+r.opts.Instance))})
+		switch {
+		case err != nil:
+			return err
+		case len(left) > 0:
+			for _, c := range left {
+				_ = r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+			}
+			return fmt.Errorf("%d container(s) still there", len(left))
+		}
+		return nil
+	})
+	if err != nil {
+		return removed, fmt.Errorf("docker: remove containers of execution %s: %w", executionID, err)
 	}
 	return removed, nil
 }

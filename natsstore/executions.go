@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/retry"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -234,29 +235,32 @@ func (s *ExecutionStore) load(ctx context.Context, owner, id string) (*storedExe
 		return nil, nil, domain.ErrExecutionNotFound
 	}
 	key := executionKey(owner, id)
-	for attempt := 1; ; attempt++ {
+	var st *storedExecution
+	var e *domain.Execution
+	err := retry.Do(ctx, retry.Policy{Tries: maxLoadAttempts, Initial: time.Millisecond}, func() error {
 		entry, err := s.kv.Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, nil, domain.ErrExecutionNotFound
+			return retry.Permanent(domain.ErrExecutionNotFound)
 		}
 		if err != nil {
-			return nil, nil, err
+			return retry.Permanent(err)
 		}
-		st := &storedExecution{rev: entry.Revision()}
+		st = &storedExecution{rev: entry.Revision()}
 		if err := json.Unmarshal(entry.Value(), &st.rec); err != nil {
-			return nil, nil, fmt.Errorf("decode: %w", err)
+			return retry.Permanent(fmt.Errorf("decode: %w", err))
 		}
-		e, err := s.decode(ctx, &st.rec, true)
-		if err == nil {
-			return st, e, nil
-		}
-		if attempt == maxLoadAttempts || ctx.Err() != nil {
-			return nil, nil, err
+		if e, err = s.decode(ctx, &st.rec, true); err == nil {
+			return nil
 		}
 		if latest, gerr := s.kv.Get(ctx, key); gerr == nil && latest.Revision() == entry.Revision() {
-			return nil, nil, err // the record still names the object: a real failure
+			return retry.Permanent(err) // the record still names the object: a real failure
 		}
+		return err // replaced meanwhile: read the newer record
+	})
+	if err != nil {
+		return nil, nil, err
 	}
+	return st, e, nil
 }
 
 // Create stores a new execution; an existing id is domain.ErrConflict. It

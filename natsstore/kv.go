@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/retry"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -70,21 +70,24 @@ func isRevisionConflict(err error) bool {
 // Errors of round come back as they are; what names the operation in the
 // errors retryOnConflict makes itself.
 func retryOnConflict(ctx context.Context, what string, round func() error) error {
-	for attempt := 1; ; attempt++ {
+	lost := 0
+	err := retry.Do(ctx, retry.Policy{Tries: maxUpdateAttempts, Initial: 200 * time.Microsecond, Max: 20 * time.Millisecond}, func() error {
 		err := round()
 		if !isRevisionConflict(err) {
-			return err
+			return retry.Permanent(err)
 		}
-		if attempt == maxUpdateAttempts {
-			return fmt.Errorf("%s: lost %d races against concurrent writers: %w", what, attempt, domain.ErrConflict)
-		}
-		pause := time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", what, ctx.Err())
-		case <-time.After(pause):
-		}
+		lost++
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case isRevisionConflict(err):
+		return fmt.Errorf("%s: lost %d races against concurrent writers: %w", what, lost, domain.ErrConflict)
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	return err
 }
 
 // Bucket is a KV bucket of the platform with what a consistent listing of

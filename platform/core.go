@@ -65,8 +65,10 @@ type Core struct {
 	Queue      *natsstore.Queue
 	Workers    *natsstore.WorkerRegistry
 	Leases     *natsstore.LeaseStore
-	// ExecutionService is the service behind the executions routes.
+	// ExecutionService and UserService are the services behind the
+	// routes.
 	ExecutionService *service.Executions
+	UserService      *service.Users
 	// Sweeper runs in the background from NewCore until Close.
 	Sweeper *service.Sweeper
 	Deps    api.Deps
@@ -113,13 +115,16 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	executions := service.NewExecutions(c.Functions, c.Executions, c.Queue, c.Leases)
 	executions.Results, executions.Log = c.Queue, o.Logger.Named("executions")
 	deadLetters := natsstore.NewDeadLetterStore(b.DeadLetters)
+	users := service.NewUsers(c.Users, tokens, passwords, c.Functions, c.Executions, deadLetters)
+	users.Log = o.Logger.Named("users")
+	c.UserService = users
 	executions.DeadLetters = deadLetters
 	executions.Idempotency = natsstore.NewIdempotencyStore(b.Idempotency)
 	c.ExecutionService = executions
 	o.Sweeper.Policy = o.Policy
 	c.Sweeper = NewSweeper(b, js, o.Sweeper, o.Holder, o.Logger.Named("sweeper"))
 	c.Deps = api.Deps{
-		Users:      service.NewUsers(c.Users, tokens, passwords, c.Functions, c.Executions),
+		Users:      users,
 		Functions:  service.NewFunctions(c.Functions),
 		Executions: executions,
 		Health:     health,
@@ -148,6 +153,11 @@ func NewSweeper(b *natsstore.Buckets, js jetstream.JetStream, o service.SweeperO
 func (c *Core) Close() {
 	c.stopSweeper()
 	<-c.sweeperDone
+	ctx, cancel := context.WithTimeout(context.Background(), service.DefaultCascadeTimeout)
+	defer cancel()
+	if err := c.UserService.WaitCascades(ctx); err != nil {
+		c.Logger.Warn("user cleanups still running at close", zap.Error(err))
+	}
 }
 
 // Handler is the API served on the core.

@@ -158,9 +158,13 @@ func TestDeleteUserCascade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = users.Delete(ctx, u.ID)
-	if err == nil || !strings.Contains(err.Error(), "broken for good") {
-		t.Fatalf("Delete = %v; want the broken step's error", err)
+	cleaned := make(chan error, 1)
+	users.CascadeDone = func(id string, err error) { cleaned <- err }
+	if err := users.Delete(ctx, u.ID); err != nil {
+		t.Fatalf("Delete = %v; the user record went, the cleanup runs apart", err)
+	}
+	if err := <-cleaned; err == nil || !strings.Contains(err.Error(), "broken for good") {
+		t.Fatalf("cleanup = %v; want the broken step's error", err)
 	}
 	if flaky.Load() != 3 || broken.Load() != 3 || after.Load() != 1 {
 		t.Errorf("attempts: flaky %d, broken %d, after %d; want 3, 3, 1", flaky.Load(), broken.Load(), after.Load())

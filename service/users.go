@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/retry"
 )
 
 // TokenService issues and verifies access tokens (auth.Tokens).
@@ -58,6 +62,15 @@ type Users struct {
 	cascade   []OwnerDeleter
 	// Now is the clock; nil means time.Now.
 	Now Clock
+	// CascadeTimeout bounds the cleanup after a user is deleted; zero
+	// means DefaultCascadeTimeout.
+	CascadeTimeout time.Duration
+	// CascadeDone, when set, hears how each cleanup ended (nil: all done).
+	CascadeDone func(userID string, err error)
+	// Log receives the cleanups that fail; nil means no logging.
+	Log *zap.Logger
+
+	cascades sync.WaitGroup
 }
 
 // NewUsers returns the user service. cascade lists what Delete removes after
@@ -195,35 +208,48 @@ func (s *Users) Update(ctx context.Context, id string, up UserUpdate) (*domain.U
 	return u, nil
 }
 
-// cascadeAttempts is how often Delete tries each cascade step, pausing
-// cascadePause times the attempt number in between.
-const (
-	cascadeAttempts = 3
-	cascadePause    = 100 * time.Millisecond
-)
+// DefaultCascadeTimeout bounds the cleanup of a deleted user's things.
+const DefaultCascadeTimeout = 2 * time.Minute
 
-// Delete removes user id and then everything it owns. The user record goes
-// first, so that its tokens fail at once and it cannot create anything
-// while the rest is removed; then each cascade step runs in order (functions,
-// executions, then OnDelete additions), each retried a few times. A step that
-// still fails does not stop the others; the error names every failed step
-// and the leftovers belong to no one (an operator can remove them).
+// cascadeRetry is how each cascade step is retried.
+var cascadeRetry = retry.Policy{Tries: 3, Initial: 100 * time.Millisecond}
+
+// Delete removes user id, and then, in the background under
+// CascadeTimeout, everything it owns. The user record goes first and Delete
+// returns once it is gone, so that its tokens fail at once and it cannot
+// create anything while the rest is removed; no request waits for the
+// cleanup. Each cascade step runs in order (functions, executions, then
+// OnDelete additions), each retried a few times with backoff; a step that
+// still fails does not stop the others, and the failure is logged naming
+// every failed step (the leftovers belong to no one: nobody can reach them,
+// an operator can remove them). WaitCascades waits for cleanups under way.
 func (s *Users) Delete(ctx context.Context, id string) error {
 	if err := s.store.Delete(ctx, id); err != nil {
 		return fmt.Errorf("delete user %s: %w", id, err)
 	}
-	// The account is gone: finish the cleanup even if the caller goes away.
-	ctx = context.WithoutCancel(ctx)
+	timeout := s.CascadeTimeout
+	if timeout <= 0 {
+		timeout = DefaultCascadeTimeout
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	s.cascades.Go(func() {
+		defer cancel()
+		err := s.cleanup(cctx, id)
+		if err != nil && s.Log != nil {
+			s.Log.Error("cleanup of a deleted user incomplete", zap.String("user_id", id), zap.Error(err))
+		}
+		if s.CascadeDone != nil {
+			s.CascadeDone(id, err)
+		}
+	})
+	return nil
+}
+
+// cleanup runs every cascade step for user id.
+func (s *Users) cleanup(ctx context.Context, id string) error {
 	var errs []error
 	for i, d := range s.cascade {
-		var err error
-		for attempt := 1; ; attempt++ {
-			if err = d.DeleteOwner(ctx, id); err == nil || attempt == cascadeAttempts {
-				break
-			}
-			time.Sleep(time.Duration(attempt) * cascadePause)
-		}
-		if err != nil {
+		if err := retry.Do(ctx, cascadeRetry, func() error { return d.DeleteOwner(ctx, id) }); err != nil {
 			errs = append(errs, fmt.Errorf("step %d: %w", i+1, err))
 		}
 	}
@@ -231,4 +257,17 @@ func (s *Users) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("delete user %s: user removed, cleanup incomplete: %w", id, errors.Join(errs...))
 	}
 	return nil
+}
+
+// WaitCascades waits until the cleanups of deleted users under way have
+// ended, or ctx ends.
+func (s *Users) WaitCascades(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.cascades.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for user cleanups: %w", ctx.Err())
+	}
 }
