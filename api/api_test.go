@@ -56,6 +56,10 @@ func TestDeleteUserRemovesEverything(t *testing.T) {
 	if _, err := st.Users.Get(ctx(t), u.ID); !errors.Is(err, domain.ErrUserNotFound) {
 		t.Errorf("user record: %v", err)
 	}
+	// The cleanup runs apart from the request, under its own deadline.
+	if err := st.UserService.WaitCascades(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
 	if fs, err := st.Functions.List(ctx(t), u.ID); err != nil || len(fs) != 0 {
 		t.Errorf("functions left: %d, %v", len(fs), err)
 	}

@@ -11,8 +11,10 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/natsstore"
 	"github.com/faasplatform/faas/platform"
+	"github.com/faasplatform/faas/service"
 )
 
 // TestSecret is the JWT secret of a Stack; a Fixture uses it to forge
@@ -31,20 +33,39 @@ type Stack struct {
 	Logger *zap.Logger
 }
 
+// StackOptions change a Stack from the defaults.
+type StackOptions struct {
+	// NATSURL is an external server to use instead of an embedded one.
+	NATSURL string
+	// Policy and Sweeper tune the core's retries and sweeper.
+	Policy  domain.RetryPolicy
+	Sweeper service.SweeperOptions
+}
+
 // NewStack starts a Stack; everything stops when the test ends.
 func NewStack(t testing.TB) *Stack {
 	t.Helper()
-	srv, err := natsstore.StartEmbedded(natsstore.EmbeddedOptions{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("start embedded nats: %v", err)
+	return NewStackWith(t, StackOptions{})
+}
+
+// NewStackWith starts a Stack with o; everything stops when the test ends.
+func NewStackWith(t testing.TB, o StackOptions) *Stack {
+	t.Helper()
+	url := o.NATSURL
+	if url == "" {
+		srv, err := natsstore.StartEmbedded(natsstore.EmbeddedOptions{Port: -1, StoreDir: t.TempDir()})
+		if err != nil {
+			t.Fatalf("start embedded nats: %v", err)
+		}
+		t.Cleanup(func() {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+		})
+		url = srv.ClientURL()
 	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	nc, js, err := natsstore.Connect(ctx, srv.ClientURL(), "apitest")
+	nc, js, err := natsstore.Connect(ctx, url, "apitest")
 	if err != nil {
 		t.Fatalf("connect to nats: %v", err)
 	}
@@ -52,12 +73,13 @@ func NewStack(t testing.TB) *Stack {
 	logger := zaptest.NewLogger(t)
 	core, err := platform.NewCore(ctx, nc, js, platform.CoreOptions{
 		Secret: TestSecret, TokenTTL: time.Hour, BcryptCost: bcrypt.MinCost, Logger: logger,
+		Policy: o.Policy, Sweeper: o.Sweeper,
 	})
 	if err != nil {
 		t.Fatalf("platform core: %v", err)
 	}
 	t.Cleanup(core.Close)
-	return &Stack{Core: core, Secret: TestSecret, URL: srv.ClientURL(), Logger: logger}
+	return &Stack{Core: core, Secret: TestSecret, URL: url, Logger: logger}
 }
 
 // Handler is the API on the stack's Deps.
