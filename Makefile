@@ -8,7 +8,7 @@ EXAMPLES  := faas-examples/echo:latest
 export CGO_ENABLED := 0
 RACE      := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 
-.PHONY: all build binaries images examples run test vet fmt-check bench clean
+.PHONY: all build binaries images examples run test vet fmt-check bench chaos clean
 
 all: build
 
@@ -46,6 +46,14 @@ fmt-check:
 ## bench: cold-start figures (raw docker run vs the platform), printed
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./docker/ ./tests/
+
+## chaos: the reliability soak (not in `make test`): CHAOS_N executions
+## (default 10000) while workers are SIGKILLed every CHAOS_KILL_EVERY and
+## NATS restarts once; prints accepted/complete/failed/dead-lettered/lost/
+## run-twice counts and the longest wait
+CHAOS_N ?= 10000
+chaos:
+	CHAOS_N=$(CHAOS_N) $(GO) test -tags chaos -count=1 -timeout 3h -run '^TestChaos$$' ./tests/ | grep -E '^chaos:|^(ok|FAIL|---)'
 
 ## clean: build output, the platform's images and containers, ./data
 clean:

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/retry"
 )
 
 // Functions is what the worker needs of the function store.
@@ -452,22 +453,22 @@ func (w *Worker) settleRun(ctx context.Context, a *attempt, res runResult, runEr
 // failed (a dead letter when it used up retries it was allowed). r is the
 // run's result for a function failure (its logs and output are kept).
 func (w *Worker) failAttempt(ctx context.Context, a *attempt, f domain.Failure, why string, r *domain.RunResult) {
-	var retry bool
+	var again bool
 	var delay time.Duration
 	maxRetries := a.fn.MaxRetries
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bgTimeout)
 	defer cancel()
-	ended, err := w.d.Execs.Update(wctx, a.job.Owner, a.job.ExecutionID, func(x *domain.Execution) error {
+	ended, err := w.record(wctx, a, func(x *domain.Execution) error {
 		if err := x.Holds(w.opts.ID, a.n); err != nil {
 			return err
 		}
-		retry, delay = w.opts.Policy.Next(x, maxRetries, f, rand.Float64())
+		again, delay = w.opts.Policy.Next(x, maxRetries, f, rand.Float64())
 		if r != nil {
 			x.KeepRunDetails(*r)
 			x.Output = string(r.Stdout)
 		}
 		switch {
-		case retry:
+		case again:
 			return x.Requeue(fmt.Sprintf("attempt %d failed: %s; retrying", a.n, why), w.now().Add(delay))
 		case domain.Exhausted(maxRetries, f):
 			if f == domain.PlatformFailure {
@@ -482,7 +483,7 @@ func (w *Worker) failAttempt(ctx context.Context, a *attempt, f domain.Failure, 
 		w.recordFailed(a, err)
 		return
 	}
-	if retry {
+	if again {
 		a.log.Warn("attempt failed; retrying", zap.String("cause", why), zap.Duration("delay", delay))
 		w.handBack(wctx, a, delay)
 		return
@@ -490,12 +491,36 @@ func (w *Worker) failAttempt(ctx context.Context, a *attempt, f domain.Failure, 
 	w.ended(wctx, a, ended)
 }
 
+// resultRetry is how a result write is retried through a NATS outage (a
+// restart, a leader election), within bgTimeout.
+var resultRetry = retry.Policy{Tries: 12, Initial: 200 * time.Millisecond, Max: 4 * time.Second}
+
+// record applies mutate to the execution, retrying what is not a refusal
+// by the lifecycle (a stale attempt, an ended or deleted execution), so
+// that a short NATS outage does not lose a result.
+func (w *Worker) record(ctx context.Context, a *attempt, mutate func(*domain.Execution) error) (*domain.Execution, error) {
+	var ended *domain.Execution
+	err := retry.Do(ctx, resultRetry, func() error {
+		var err error
+		ended, err = w.d.Execs.Update(ctx, a.job.Owner, a.job.ExecutionID, mutate)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, domain.ErrStaleAttempt), errors.Is(err, domain.ErrIllegalTransition), errors.Is(err, domain.ErrExecutionNotFound):
+			return retry.Permanent(err)
+		}
+		a.log.Warn("recording the result failed; trying again", zap.Error(err))
+		return err
+	})
+	return ended, err
+}
+
 // end writes an end state through mutate, announces it and acks.
 func (w *Worker) end(ctx context.Context, a *attempt, mutate func(*domain.Execution) error) {
 	// The result must be recorded even if the worker is stopping.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bgTimeout)
 	defer cancel()
-	ended, err := w.d.Execs.Update(wctx, a.job.Owner, a.job.ExecutionID, mutate)
+	ended, err := w.record(wctx, a, mutate)
 	if err != nil {
 		w.recordFailed(a, err)
 		return
