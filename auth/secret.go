@@ -2,12 +2,15 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/faasplatform/faas/retry"
 )
 
 // SecretFile is the name of the generated JWT secret under DATA_DIR.
@@ -66,19 +69,19 @@ func LoadOrCreateSecret(dataDir string) ([]byte, error) {
 // readSecret reads an existing secret file, waiting up to about a second
 // for a concurrent creator to finish writing it.
 func readSecret(path string) ([]byte, error) {
-	const attempts = 20
-	for i := 0; ; i++ {
+	var secret []byte
+	err := retry.Do(context.Background(), retry.Policy{Tries: 20, Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond}, func() error {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("jwt secret: read %s: %w", path, err)
+			return retry.Permanent(fmt.Errorf("jwt secret: read %s: %w", path, err))
 		}
-		secret := bytes.TrimSpace(b)
-		if len(secret) >= MinSecretBytes {
-			return secret, nil
+		if secret = bytes.TrimSpace(b); len(secret) < MinSecretBytes {
+			return fmt.Errorf("jwt secret: %s holds fewer than %d bytes", path, MinSecretBytes)
 		}
-		if i == attempts-1 {
-			return nil, fmt.Errorf("jwt secret: %s holds fewer than %d bytes", path, MinSecretBytes)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return secret, nil
 }

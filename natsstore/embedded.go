@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/faasplatform/faas/retry"
 )
 
 // readyTimeout bounds how long StartEmbedded waits for the server to accept
@@ -109,22 +112,28 @@ func Connect(ctx context.Context, url, name string) (*nats.Conn, jetstream.JetSt
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.PingInterval(20 * time.Second),
 	}
+	var nc *nats.Conn
+	var js jetstream.JetStream
 	var lastErr error
-	for {
-		nc, err := nats.Connect(url, opts...)
-		if err == nil {
-			js, err := jetstream.New(nc)
-			if err != nil {
-				nc.Close()
-				return nil, nil, fmt.Errorf("connect to nats %s: jetstream: %w", url, err)
-			}
-			return nc, js, nil
+	err := retry.Do(ctx, retry.Policy{Tries: math.MaxInt32, Initial: 250 * time.Millisecond, Max: time.Second}, func() error {
+		c, err := nats.Connect(url, opts...)
+		if err != nil {
+			lastErr = err
+			return err
 		}
-		lastErr = err
-		select {
-		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("connect to nats %s: %w: %w", url, ctx.Err(), lastErr)
-		case <-time.After(250 * time.Millisecond):
+		j, err := jetstream.New(c)
+		if err != nil {
+			c.Close()
+			return retry.Permanent(fmt.Errorf("jetstream: %w", err))
 		}
+		nc, js = c, j
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil && lastErr != nil {
+			return nil, nil, fmt.Errorf("connect to nats %s: %w: %w", url, err, lastErr)
+		}
+		return nil, nil, fmt.Errorf("connect to nats %s: %w", url, err)
 	}
+	return nc, js, nil
 }
