@@ -334,3 +334,53 @@ func (x uniqueIndex) release(ctx context.Context, name, id string) error {
 	}
 	return nil
 }
+
+// unavailable marks err as domain.ErrUnavailable when it says NATS cannot
+// be reached right now (disconnected, reconnecting, no JetStream answering,
+// a request timing out), so that the API answers 503 "try again later"
+// instead of 500 while the server restarts.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, domain.ErrUnavailable) {
+		return err
+	}
+	for _, e := range []error{nats.ErrConnectionClosed, nats.ErrConnectionReconnecting, nats.ErrConnectionDraining,
+		nats.ErrNoResponders, nats.ErrTimeout, nats.ErrDisconnected, jetstream.ErrNoStreamResponse,
+		jetstream.ErrJetStreamNotEnabled, context.DeadlineExceeded} {
+		if errors.Is(err, e) {
+			return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+		}
+	}
+	return err
+}
+
+// Get, Put, Create, Update and Delete are the KeyValue calls with
+// connectivity failures marked domain.ErrUnavailable.
+
+// Get reads key.
+func (b *Bucket) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	e, err := b.KeyValue.Get(ctx, key)
+	return e, unavailable(err)
+}
+
+// Put writes key.
+func (b *Bucket) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+	rev, err := b.KeyValue.Put(ctx, key, value)
+	return rev, unavailable(err)
+}
+
+// Create writes key if it does not exist.
+func (b *Bucket) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	rev, err := b.KeyValue.Create(ctx, key, value, opts...)
+	return rev, unavailable(err)
+}
+
+// Update writes key if it is still at revision last.
+func (b *Bucket) Update(ctx context.Context, key string, value []byte, last uint64) (uint64, error) {
+	rev, err := b.KeyValue.Update(ctx, key, value, last)
+	return rev, unavailable(err)
+}
+
+// Delete deletes key.
+func (b *Bucket) Delete(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
+	return unavailable(b.KeyValue.Delete(ctx, key, opts...))
+}

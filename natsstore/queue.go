@@ -114,6 +114,8 @@ func (q *Queue) settleRef(ctx context.Context, ref string, body []byte) error {
 	if err := q.js.Conn().Publish(ref, body); err != nil {
 		return fmt.Errorf("settle delivery: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	if err := q.js.Conn().FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("settle delivery: flush: %w", err)
 	}

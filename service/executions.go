@@ -22,6 +22,9 @@ type FunctionGetter interface {
 // natsstore LeaseStore fits): one entry per execution not yet ended.
 type Leases interface {
 	Put(ctx context.Context, l domain.Lease) (uint64, error)
+	// Renew writes l if its entry is still at revision rev; otherwise it
+	// is domain.ErrStaleAttempt (someone else wrote since).
+	Renew(ctx context.Context, l domain.Lease, rev uint64) (uint64, error)
 	Get(ctx context.Context, id string) (*domain.Lease, error)
 	List(ctx context.Context) ([]*domain.Lease, error)
 	Delete(ctx context.Context, id string) error
@@ -133,7 +136,8 @@ func (s *Executions) EnqueueOnce(ctx context.Context, owner, functionID string, 
 	lease := domain.Lease{ExecutionID: id, Owner: owner, FunctionID: functionID, CreatedAt: e.CreatedAt}
 	// The index entry comes first: whatever happens after it, the Sweeper
 	// finds the execution.
-	if _, err := s.leases.Put(ctx, lease); err != nil {
+	rev, err := s.leases.Put(ctx, lease)
+	if err != nil {
 		return nil, false, fmt.Errorf("enqueue: %w", err)
 	}
 	if err := s.store.Create(ctx, e); err != nil {
@@ -171,7 +175,8 @@ func (s *Executions) EnqueueOnce(ctx context.Context, owner, functionID string, 
 		return nil, false, err
 	}
 	lease.JobSeq = seq
-	if _, err := s.leases.Put(ctx, lease); err != nil {
+	// Only if nothing wrote since: a worker may already hold the lease.
+	if _, err := s.leases.Renew(ctx, lease, rev); err != nil && !errors.Is(err, domain.ErrStaleAttempt) {
 		// The Sweeper publishes again (deduplicated) without the sequence.
 		s.Log.Warn("recording the job's sequence failed", zap.String("execution_id", id), zap.Error(err))
 	}

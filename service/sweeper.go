@@ -259,7 +259,7 @@ func (s *Sweeper) republish(ctx context.Context, l *domain.Lease, msgID string) 
 	}
 	next := *l
 	next.JobSeq, next.WorkerID, next.Attempt, next.Delivery = seq, "", 0, ""
-	if _, err := s.leases.Put(ctx, next); err != nil {
+	if _, err := s.leases.Renew(ctx, next, l.Revision); err != nil && !errors.Is(err, domain.ErrStaleAttempt) {
 		return fmt.Errorf("sweep %s: %w", l.ExecutionID, err)
 	}
 	return nil
@@ -298,7 +298,13 @@ func (s *Sweeper) TakeBack(ctx context.Context, e *domain.Execution, l *domain.L
 		log.Warn("worker gone; execution handed back to the queue", zap.Duration("delay", delay))
 		next := *l
 		next.WorkerID, next.Attempt, next.Delivery = "", 0, ""
-		if _, err := s.leases.Put(ctx, next); err != nil {
+		// Only if nothing wrote since: the next attempt may already hold
+		// it (its claim came right after the requeue).
+		if l.Revision == 0 {
+			if _, err := s.leases.Put(ctx, next); err != nil {
+				return true, fmt.Errorf("take back %s: %w", e.ID, err)
+			}
+		} else if _, err := s.leases.Renew(ctx, next, l.Revision); err != nil && !errors.Is(err, domain.ErrStaleAttempt) {
 			return true, fmt.Errorf("take back %s: %w", e.ID, err)
 		}
 		if held {

@@ -604,7 +604,8 @@ func (w *Worker) release(a *attempt) {
 func (w *Worker) handBack(ctx context.Context, a *attempt, delay time.Duration) {
 	l := a.lease
 	l.WorkerID, l.Attempt, l.Delivery = "", 0, ""
-	if _, err := w.d.Leases.Put(ctx, l); err != nil {
+	// Only if the lease is still ours: the next attempt may hold it already.
+	if _, err := w.d.Leases.Renew(ctx, l, a.rev); err != nil && !errors.Is(err, domain.ErrStaleAttempt) {
 		a.log.Warn("clearing the lease failed (the sweeper will)", zap.Error(err))
 	}
 	w.settle(a.log, "retry", a.d.Retry(delay))
