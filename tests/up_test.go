@@ -237,3 +237,32 @@ func TestUpHealthNamesAnUnreachableDocker(t *testing.T) {
 	})
 	up.stop(t)
 }
+
+// TestUpKilledTakesItsWorkers: `faas up` killed with SIGKILL (no cleanup of
+// its own) takes its worker processes with it (parent-death signal), so they
+// never rejoin the next `faas up` untracked.
+func TestUpKilledTakesItsWorkers(t *testing.T) {
+	dockertest.RequireDocker(t)
+	bin := apisixtest.GoBuild(t, "github.com/faasplatform/faas/cmd/faas")
+	up := startUp(t, bin, "SERVER_ADDRESS=127.0.0.1:0", "NATS_LISTEN=127.0.0.1:0", "MIN_WORKERS=2",
+		"DATA_DIR="+t.TempDir(), "LOG_LEVEL=warn", "JWT_SECRET=", "NATS_URL=")
+	var children []int
+	eventually.True(t, 30*time.Second, func() bool {
+		children = childPIDs(up.cmd.Process.Pid)
+		return len(children) == 2
+	}, "faas up did not start 2 workers")
+	if err := up.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-up.done
+	eventually.True(t, 30*time.Second, func() bool {
+		for _, pid := range children {
+			// A process that is gone, or a zombie nobody reaped yet, is dead.
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+			if err == nil && !strings.Contains(string(b), ") Z ") {
+				return false
+			}
+		}
+		return true
+	}, "worker processes %v outlived a killed faas up", children)
+}
