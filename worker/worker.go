@@ -145,6 +145,7 @@ type attempt struct {
 	lease domain.Lease
 	rev   uint64
 	log   *zap.Logger
+	input string
 }
 
 // bgTimeout bounds the writes that must happen even while the worker stops.
@@ -268,7 +269,7 @@ func (w *Worker) claim(ctx context.Context, log *zap.Logger, d domain.Delivery, 
 		w.bounce(ctx, log, d, w.opts.Policy.Delay(1, rand.Float64()), fmt.Errorf("claim: %w", err))
 		return nil, false
 	}
-	a := &attempt{d: d, job: job, n: n, fn: fn, log: log.With(zap.Int("attempt", n))}
+	a := &attempt{d: d, job: job, n: n, fn: fn, log: log.With(zap.Int("attempt", n)), input: e.Input}
 	a.lease = domain.Lease{ExecutionID: e.ID, Owner: e.Owner, FunctionID: e.FunctionID, CreatedAt: e.CreatedAt,
 		JobSeq: d.JobSeq(), WorkerID: w.opts.ID, Attempt: n, Delivery: d.Ref()}
 	if a.rev, err = w.d.Leases.Put(ctx, a.lease); err != nil {
@@ -323,13 +324,9 @@ func (w *Worker) run(ctx context.Context, a *attempt) (runResult, error) {
 	env["FAAS_EXECUTION_ID"] = id
 	env["FAAS_FUNCTION_ID"] = a.fn.ID
 	env["FAAS_ATTEMPT"] = fmt.Sprint(a.n)
-	e, err := w.d.Execs.Get(runCtx, a.job.Owner, id)
-	if err != nil {
-		return runResult{}, fmt.Errorf("read input: %w", err)
-	}
 	spec := domain.RunSpec{
 		ExecutionID: id, FunctionID: a.fn.ID, WorkerID: w.opts.ID,
-		Image: a.fn.ImageURL, Env: env, Input: []byte(e.Input),
+		Image: a.fn.ImageURL, Env: env, Input: []byte(a.input),
 		MemoryMB: a.fn.MemoryMB, CPUs: a.fn.CPUs, Network: a.fn.Network,
 		Timeout: time.Duration(a.fn.Timeout) * time.Second,
 	}
