@@ -120,19 +120,27 @@ func TestChaos(t *testing.T) {
 	wg.Wait()
 	submitted := time.Since(began)
 
-	var complete, failed, dead, lost, twiceAtOnce, rerun int
+	var complete, failed, timedOut, dead, lost, twiceAtOnce, rerun int
 	var longest time.Duration
+	var slowest execution
 	for i, id := range ids {
-		x := e.waitEnded(t, u, id, 20*time.Minute)
+		x, ended := e.waitEnded(t, u, id, 20*time.Minute)
 		switch {
+		case !ended:
+			lost++
+			t.Logf("lost: %+v", x)
 		case x.Status == "complete" && x.output() == strconv.Itoa(i):
 			complete++
 		case x.Status == "failed" && strings.Contains(x.Error, "dead letter"):
 			dead++
 		case x.Status == "failed":
 			failed++
+			t.Logf("failed: %s %q", x.ID, x.Error)
+		case x.Status == "timeout":
+			timedOut++
 		default:
 			lost++
+			t.Logf("wrong end: %+v output %q", x, x.output())
 		}
 		if _, most := watch.stats(id); most > 1 {
 			twiceAtOnce++
@@ -140,8 +148,8 @@ func TestChaos(t *testing.T) {
 		if x.Attempts > 1 {
 			rerun++
 		}
-		if x.EndTime != nil {
-			longest = max(longest, x.EndTime.Sub(x.CreatedAt))
+		if x.EndTime != nil && x.EndTime.Sub(x.CreatedAt) > longest {
+			longest, slowest = x.EndTime.Sub(x.CreatedAt), x
 		}
 	}
 	close(stop)
@@ -149,27 +157,29 @@ func TestChaos(t *testing.T) {
 	total := time.Since(began)
 	fmt.Printf("chaos: N=%d workers=%d kills=%d nats-restarts=1 submitted-in=%s all-ended-in=%s\n",
 		n, workers, kills.Load(), submitted.Round(time.Second), total.Round(time.Second))
-	fmt.Printf("chaos: accepted=%d complete=%d failed=%d dead-lettered=%d lost=%d run-twice-at-once=%d re-run-after-a-death=%d longest-wait=%s\n",
-		accepted.Load(), complete, failed, dead, lost, twiceAtOnce, rerun, longest.Round(time.Millisecond))
+	fmt.Printf("chaos: accepted=%d complete=%d failed=%d timeout=%d dead-lettered=%d lost=%d run-twice-at-once=%d re-run-after-a-death=%d longest-wait=%s\n",
+		accepted.Load(), complete, failed, timedOut, dead, lost, twiceAtOnce, rerun, longest.Round(time.Millisecond))
+	fmt.Printf("chaos: slowest: %s attempts=%d status=%s error=%q\n", slowest.ID, slowest.Attempts, slowest.Status, slowest.Error)
 	if lost > 0 || twiceAtOnce > 0 || int(accepted.Load()) != n {
 		t.Fatalf("lost %d, run twice at once %d, accepted %d of %d", lost, twiceAtOnce, accepted.Load(), n)
 	}
 }
 
 // waitEnded polls execution id until it has ended, taking an error answer
-// (the API is briefly unavailable while NATS restarts) as "not yet".
-func (e *env) waitEnded(t *testing.T, u *apitest.User, id string, d time.Duration) execution {
+// (the API is briefly unavailable while NATS restarts) as "not yet"; false
+// when it did not end within d.
+func (e *env) waitEnded(t *testing.T, u *apitest.User, id string, d time.Duration) (execution, bool) {
 	t.Helper()
 	var x execution
-	eventually.True(t, d, func() bool {
+	ended := eventually.Within(d, func() bool {
 		r := e.Do(t, http.MethodGet, "/api/v1/executions/"+id, u.Token, nil)
 		if r.Status != http.StatusOK {
 			return false
 		}
 		r.Decode(t, &x)
 		return x.Status != "pending" && x.Status != "running"
-	}, "execution %s did not end (status %s)", id, x.Status)
-	return x
+	})
+	return x, ended
 }
 
 func envInt(k string, def int) int {
