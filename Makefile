@@ -53,7 +53,7 @@ bench:
 ## run-twice counts and the longest wait
 CHAOS_N ?= 10000
 chaos:
-	CHAOS_N=$(CHAOS_N) $(GO) test -tags chaos -count=1 -timeout 3h -run '^TestChaos$$' ./tests/ > chaos.log 2>&1; \
+	CHAOS_N=$(CHAOS_N) $(GO) test -v -tags chaos -count=1 -timeout 3h -run '^TestChaos$$' ./tests/ > chaos.log 2>&1; \
 	  status=$$?; grep -E '^chaos:|^(ok|FAIL|---)|chaos_test.go' chaos.log; echo "(full log: chaos.log)"; exit $$status
 
 ## clean: build output, the platform's images and containers, ./data
