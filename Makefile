@@ -28,7 +28,7 @@ examples:
 	docker build -q -t $(EXAMPLES) examples/echo >/dev/null
 	@echo "built image $(EXAMPLES)"
 
-## run: the whole platform on this machine (embedded NATS, gateway, workers)
+## run: the whole platform on this machine (embedded NATS, gateway, autoscaled workers)
 run: binaries
 	./$(BIN)/faas up
 
@@ -60,5 +60,6 @@ chaos:
 clean:
 	rm -rf $(BIN) data examples/echo/echo
 	-docker ps -aq --filter label=faas.execution_id | xargs -r docker rm -f
+	-docker ps -aq --filter label=faas.role=worker | xargs -r docker rm -f
 	-docker images -q --filter reference='faas-platform/*' --filter reference='faas-examples/*' | xargs -r docker rmi -f
 	-docker images -q --filter reference='faas-test/*' | xargs -r docker rmi -f

@@ -229,6 +229,18 @@ func TestWorkersStatus(t *testing.T) {
 		t.Errorf("workers status %d %s", r.Status, r.Body)
 	}
 
+	// Once an autoscaler runs, its desired count and last change show.
+	wf := st.Deps.Workers.(api.WorkerFuncs)
+	wf.Autoscaler = func(context.Context) (*api.AutoscalerStatus, error) {
+		return &api.AutoscalerStatus{Desired: 4, LastScale: &api.LastScale{At: beat, From: 2, To: 4, Reason: "backlog"}}, nil
+	}
+	st.Deps.Workers = wf
+	r = apitest.Do(t, st.Serve(t), http.MethodGet, "/api/v1/workers/status", u.Token, nil, nil)
+	wantAS := `"pending":7,"autoscaler":{"desired":4,"last_scale":{"at":"2025-01-02T03:04:05Z","from":2,"to":4,"reason":"backlog"}}}`
+	if r.Status != http.StatusOK || !strings.HasSuffix(strings.TrimSpace(string(r.Body)), wantAS) {
+		t.Errorf("workers status with an autoscaler %d %s", r.Status, r.Body)
+	}
+
 	st.Deps.Workers = nil
 	r = apitest.Do(t, st.Serve(t), http.MethodGet, "/api/v1/workers/status", u.Token, nil, nil)
 	apitest.Check(t, apitest.Case{Status: http.StatusServiceUnavailable, Code: "unavailable"}, r)

@@ -45,12 +45,43 @@ type WorkerLister interface {
 	PendingJobs(ctx context.Context) (int, error)
 }
 
+// AutoscalerStatus is the "autoscaler" object of GET /api/v1/workers/status:
+// the acting autoscaler's desired worker count and its last change.
+type AutoscalerStatus struct {
+	Desired   int        `json:"desired"`
+	LastScale *LastScale `json:"last_scale"`
+}
+
+// LastScale is the autoscaler's last change of the pool.
+type LastScale struct {
+	At     time.Time `json:"at"`
+	From   int       `json:"from"`
+	To     int       `json:"to"`
+	Reason string    `json:"reason"`
+}
+
+// AutoscalerReporter is a WorkerLister that also knows the autoscaler's
+// state; nil, nil means no autoscaler runs.
+type AutoscalerReporter interface {
+	AutoscalerStatus(ctx context.Context) (*AutoscalerStatus, error)
+}
+
 // WorkerFuncs adapts two functions to WorkerLister, so wiring code can hand
 // over, say, a worker registry's List and a consumer's pending count without
 // a named type.
 type WorkerFuncs struct {
 	List    func(ctx context.Context) ([]WorkerStatus, error)
 	Pending func(ctx context.Context) (int, error)
+	// Autoscaler, when set, reports the autoscaler (AutoscalerReporter).
+	Autoscaler func(ctx context.Context) (*AutoscalerStatus, error)
+}
+
+// AutoscalerStatus calls f.Autoscaler (nil when unset).
+func (f WorkerFuncs) AutoscalerStatus(ctx context.Context) (*AutoscalerStatus, error) {
+	if f.Autoscaler == nil {
+		return nil, nil
+	}
+	return f.Autoscaler(ctx)
 }
 
 // ListWorkers calls f.List.

@@ -102,11 +102,13 @@ func (h *handler) runCheck(ctx context.Context, name string, check func(context.
 
 // workersBody is the body of GET /api/v1/workers/status.
 type workersBody struct {
-	Workers []WorkerStatus `json:"workers"`
-	Pending int            `json:"pending"`
+	Workers    []WorkerStatus    `json:"workers"`
+	Pending    int               `json:"pending"`
+	Autoscaler *AutoscalerStatus `json:"autoscaler,omitempty"`
 }
 
-// workersStatus: GET /api/v1/workers/status (auth) → 200 {workers, pending}.
+// workersStatus: GET /api/v1/workers/status (auth) → 200 {workers, pending,
+// autoscaler (once one runs)}.
 func (h *handler) workersStatus(w http.ResponseWriter, r *http.Request) error {
 	if h.deps.Workers == nil {
 		return domain.Errorf(domain.ErrUnavailable, "worker status is not available here")
@@ -123,6 +125,12 @@ func (h *handler) workersStatus(w http.ResponseWriter, r *http.Request) error {
 		ws = []WorkerStatus{}
 	}
 	sort.Slice(ws, func(i, j int) bool { return ws[i].ID < ws[j].ID })
-	WriteJSON(w, http.StatusOK, workersBody{Workers: ws, Pending: pending})
+	body := workersBody{Workers: ws, Pending: pending}
+	if rep, ok := h.deps.Workers.(AutoscalerReporter); ok {
+		if body.Autoscaler, err = rep.AutoscalerStatus(r.Context()); err != nil {
+			return fmt.Errorf("read the autoscaler state: %w", err)
+		}
+	}
+	WriteJSON(w, http.StatusOK, body)
 	return nil
 }

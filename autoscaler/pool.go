@@ -1,6 +1,8 @@
-// Package autoscaler keeps the pool of worker processes: it starts and stops
-// `faas worker` children. Today `faas up` holds the pool at MIN_WORKERS; the
-// queue-depth policy that resizes it plugs into Pool.Scale.
+// Package autoscaler sizes the pool of workers on the queue's backlog: the
+// policy (Decide, a pure function), the controller that applies it (one at
+// a time, by a lock in NATS), and the backends that start and find the
+// workers: `faas worker` child processes (Pool) or Docker containers of the
+// platform's image.
 package autoscaler
 
 import (
@@ -269,6 +271,36 @@ func (p *Pool) scheduleLocked() {
 			p.scheduleLocked()
 		}
 	}()
+}
+
+// Release takes worker id out of the pool without signalling it: it is
+// about to exit by itself (it drains), so its exit is not a death and it is
+// not replaced; the target shrinks by one. It reports whether id was live.
+func (p *Pool) Release(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pr, ok := p.procs[id]
+	if !ok || pr.stopping {
+		return false
+	}
+	pr.stopping = true
+	p.target = max(p.target-1, 0)
+	p.log.Info("worker released (draining)", zap.String("worker_id", id))
+	return true
+}
+
+// Keep undoes Release for a worker that refused to drain: it counts again
+// (and is replaced if it dies). It reports whether id is still running.
+func (p *Pool) Keep(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pr, ok := p.procs[id]
+	if !ok || !pr.stopping || p.stopped {
+		return false
+	}
+	pr.stopping = false
+	p.target++
+	return true
 }
 
 func (p *Pool) stopLocked(id string) {

@@ -37,6 +37,9 @@ type Config struct {
 	WorkerID                string        // WORKER_ID: empty means generated
 	MaxRetries              int           // MAX_RETRIES: attempts of one execution, the first included
 	RetryDelay              time.Duration // RETRY_DELAY: the first backoff; doubles each time
+	AutoscalerBackend       string        // AUTOSCALER_BACKEND: "process" (worker processes) or "docker" (worker containers)
+	WorkerImage             string        // WORKER_IMAGE: the image of worker containers (docker backend)
+	WorkerNetwork           string        // WORKER_NETWORK: the network mode of worker containers (docker backend)
 }
 
 // RetryPolicy is the executions' retry policy of these settings.
@@ -74,6 +77,9 @@ func Load(get Getter) (Config, error) {
 		WorkerID:                r.workerID("WORKER_ID"),
 		MaxRetries:              r.integer("MAX_RETRIES", 3, 1, 20),
 		RetryDelay:              r.duration("RETRY_DELAY", 5*time.Second, 0, time.Hour),
+		AutoscalerBackend:       r.oneOf("AUTOSCALER_BACKEND", "process", "process", "docker"),
+		WorkerImage:             r.str("WORKER_IMAGE", "faas-platform/faas:latest"),
+		WorkerNetwork:           r.str("WORKER_NETWORK", "host"),
 	}
 	if r.err == nil && c.MinWorkers > c.MaxWorkers {
 		r.fail("MIN_WORKERS", strconv.Itoa(c.MinWorkers), fmt.Sprintf("must not exceed MAX_WORKERS (%d)", c.MaxWorkers))
@@ -100,6 +106,17 @@ func (r *reader) str(key, def string) string {
 	if v := strings.TrimSpace(r.get(key)); v != "" {
 		return v
 	}
+	return def
+}
+
+func (r *reader) oneOf(key, def string, allowed ...string) string {
+	v := r.str(key, def)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(key, v, "must be one of "+strings.Join(allowed, ", "))
 	return def
 }
 

@@ -38,6 +38,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"LOG_LEVEL", "loud"},
 		{"JWT_SECRET", "short"},
 		{"WORKER_ID", "a b"},
+		{"AUTOSCALER_BACKEND", "kubernetes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.val, func(t *testing.T) {

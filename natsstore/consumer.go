@@ -43,6 +43,15 @@ func NewConsumer(js jetstream.JetStream, logger *zap.Logger) *Consumer {
 // handler has returned; it returns an error at once if the consumer does not
 // exist (Setup not run).
 func (c *Consumer) Consume(ctx context.Context, maxInFlight int, handler func(domain.Delivery)) error {
+	return c.ConsumeUntil(ctx, nil, maxInFlight, handler)
+}
+
+// ConsumeUntil is Consume that also ends when drain is closed, but gently:
+// the pull already asked for is not abandoned (a job the server sends for it
+// is handled, not left to time out), no further pull is made, and it
+// returns once every running handler has returned. A nil drain never
+// closes.
+func (c *Consumer) ConsumeUntil(ctx context.Context, drain <-chan struct{}, maxInFlight int, handler func(domain.Delivery)) error {
 	if maxInFlight < 1 {
 		return fmt.Errorf("consume %s: maxInFlight must be at least 1, got %d", ConsumerWorkers, maxInFlight)
 	}
@@ -56,8 +65,15 @@ func (c *Consumer) Consume(ctx context.Context, maxInFlight int, handler func(do
 	defer running.Wait()
 	for {
 		select {
+		case <-drain:
+			return nil
+		default:
+		}
+		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
+			return nil
+		case <-drain:
 			return nil
 		}
 		msg, err := c.next(ctx, cons)
@@ -70,6 +86,8 @@ func (c *Consumer) Consume(ctx context.Context, maxInFlight int, handler func(do
 				c.log.Warn("pull job failed", zap.Error(err))
 				select {
 				case <-ctx.Done():
+					return nil
+				case <-drain:
 					return nil
 				case <-time.After(time.Second):
 				}

@@ -128,7 +128,7 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 		Functions:  service.NewFunctions(c.Functions),
 		Executions: executions,
 		Health:     health,
-		Workers:    api.WorkerFuncs{List: c.listWorkers, Pending: c.pendingJobs},
+		Workers:    api.WorkerFuncs{List: c.listWorkers, Pending: c.pendingJobs, Autoscaler: c.autoscalerStatus},
 	}
 	sctx, stop := context.WithCancel(context.Background())
 	c.stopSweeper, c.sweeperDone = stop, make(chan struct{})
@@ -187,9 +187,17 @@ func (c *Core) listWorkers(ctx context.Context) ([]api.WorkerStatus, error) {
 }
 
 func (c *Core) pendingJobs(ctx context.Context) (int, error) {
-	info, err := c.Buckets.Consumer.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("consumer info: %w", err)
+	return natsstore.PendingJobs(ctx, c.Buckets.Consumer)
+}
+
+func (c *Core) autoscalerStatus(ctx context.Context) (*api.AutoscalerStatus, error) {
+	s, err := natsstore.NewAutoscalerStates(c.Buckets.Locks).Get(ctx)
+	if err != nil || s == nil {
+		return nil, err
 	}
-	return int(info.NumPending), nil
+	out := &api.AutoscalerStatus{Desired: s.Desired}
+	if s.LastScale != nil {
+		out.LastScale = &api.LastScale{At: s.LastScale.At, From: s.LastScale.From, To: s.LastScale.To, Reason: s.LastScale.Reason}
+	}
+	return out, nil
 }

@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/faasplatform/faas/autoscaler"
 	"github.com/faasplatform/faas/config"
 	"github.com/faasplatform/faas/gateway"
 )
@@ -23,7 +21,8 @@ import (
 const ShutdownTimeout = 60 * time.Second
 
 // Up is the whole platform in one process tree: embedded NATS (unless
-// NATS_URL), the standalone gateway and MIN_WORKERS worker processes.
+// NATS_URL), the standalone gateway and the autoscaler with its worker
+// processes (MIN_WORKERS to MAX_WORKERS).
 type Up struct {
 	cfg config.Config
 	log *zap.Logger
@@ -74,14 +73,26 @@ func (u *Up) Run(ctx context.Context) error {
 		return fmt.Errorf("gateway (SERVER_ADDRESS=%s): %w", u.cfg.ServerAddress, err)
 	}
 
-	pool := autoscaler.NewPool(u.spawner(url), newWorkerID, u.log)
-	if err := pool.Scale(u.cfg.MinWorkers); err != nil {
-		u.stop(gw, pool)
-		return fmt.Errorf("start workers: %w", err)
+	// The autoscaler runs in this process, on worker processes: it starts
+	// MIN_WORKERS at once and resizes the pool on the backlog.
+	as := NewAutoscaler(u.cfg, u.log)
+	as.WorkerCommand = u.WorkerCommand
+	as.cfg.AutoscalerBackend = "process"
+	asCtx, stopAutoscaler := context.WithCancel(context.Background())
+	asDone := make(chan error, 1)
+	go func() { asDone <- as.run(asCtx, core.NC, core.Buckets, url) }()
+	stopAll := func() {
+		u.stopGateway(gw)
+		stopAutoscaler() // drains the workers: their runs finish
+		if err := <-asDone; err != nil {
+			u.log.Warn("autoscaler", zap.Error(err))
+		}
 	}
 
-	u.log.Info("platform up", zap.String("address", addr.String()), zap.String("nats", url), zap.Int("workers", pool.Size()))
-	fmt.Fprintf(u.out, "faas is up: API on http://%s/api/v1 (NATS %s, %d workers)\n", displayAddr(addr), url, pool.Size())
+	u.log.Info("platform up", zap.String("address", addr.String()), zap.String("nats", url),
+		zap.Int("min_workers", u.cfg.MinWorkers), zap.Int("max_workers", u.cfg.MaxWorkers))
+	fmt.Fprintf(u.out, "faas is up: API on http://%s/api/v1 (NATS %s, %d to %d workers, autoscaled)\n",
+		displayAddr(addr), url, u.cfg.MinWorkers, u.cfg.MaxWorkers)
 	fmt.Fprintf(u.out, "try: curl http://%s/api/v1/health\n", displayAddr(addr))
 	u.ready <- addr
 
@@ -91,38 +102,19 @@ func (u *Up) Run(ctx context.Context) error {
 		u.log.Info("stopping")
 	case err := <-gw.Done():
 		runErr = fmt.Errorf("gateway stopped: %w", err)
+	case err := <-asDone:
+		asDone <- err
+		runErr = fmt.Errorf("autoscaler stopped: %w", err)
 	}
-	u.stop(gw, pool)
+	stopAll()
 	return runErr
 }
 
-func (u *Up) stop(gw *gateway.Server, pool *autoscaler.Pool) {
+func (u *Up) stopGateway(gw *gateway.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	if err := gw.Shutdown(ctx); err != nil {
 		u.log.Warn("gateway shutdown", zap.Error(err))
-	}
-	// Workers get their whole drain time (runs finish) before a kill.
-	pctx, pcancel := context.WithTimeout(context.Background(), DrainTimeout+10*time.Second)
-	defer pcancel()
-	pool.Stop(pctx)
-}
-
-// spawner starts `faas worker` children that find NATS at url.
-func (u *Up) spawner(url string) autoscaler.Spawner {
-	return func(id string) *exec.Cmd {
-		env := append(os.Environ(), "NATS_URL="+url, "WORKER_ID="+id)
-		if u.WorkerCommand != nil {
-			return u.WorkerCommand(id, env)
-		}
-		self, err := os.Executable()
-		if err != nil {
-			self = os.Args[0]
-		}
-		cmd := exec.Command(self, "worker")
-		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		return cmd
 	}
 }
 

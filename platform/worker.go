@@ -2,10 +2,12 @@ package platform
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"github.com/faasplatform/faas/config"
@@ -89,6 +91,27 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	log.Info("worker up", zap.String("sidecar", addr.String()), zap.Int("max_concurrent", w.MaxConcurrent()))
 
+	// A drain (the autoscaler retiring the worker) ends fetching too, but
+	// lets the runs finish however long they take: the worker exits idle.
+	drainSub, err := nc.Subscribe(natsstore.DrainSubject(id), func(m *nats.Msg) {
+		var req natsstore.DrainRequest
+		if len(m.Data) > 0 {
+			if err := json.Unmarshal(m.Data, &req); err != nil {
+				log.Warn("malformed drain request", zap.Error(err))
+				return
+			}
+		}
+		r := side.Drain(req.IfIdle)
+		body, _ := json.Marshal(natsstore.DrainReply{Accepted: r.Accepted, Status: r.Status, Active: r.Active})
+		if err := m.Respond(body); err != nil {
+			log.Warn("answering a drain request failed", zap.Error(err))
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("worker: subscribe to drain requests: %w", err)
+	}
+	defer func() { _ = drainSub.Unsubscribe() }()
+
 	beatCtx, stopBeat := context.WithCancel(context.Background())
 	beatDone := make(chan struct{})
 	go func() {
@@ -125,7 +148,11 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	runCtx, killRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer killRuns()
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-runCtx.Done():
+			return
+		}
 		side.SetDraining()
 		log.Info("worker draining", zap.Int("active", len(w.Active())))
 		select {
@@ -135,9 +162,16 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		case <-runCtx.Done():
 		}
 	}()
-	consumeErr := natsstore.NewConsumer(js, log).Consume(ctx, w.MaxConcurrent(), func(d domain.Delivery) {
+	consumeErr := natsstore.NewConsumer(js, log).ConsumeUntil(ctx, side.Drained(), w.MaxConcurrent(), func(d domain.Delivery) {
 		w.Handle(runCtx, d)
 	})
+	select {
+	case <-side.Drained():
+		if ctx.Err() == nil {
+			log.Info("worker drained: idle, exiting")
+		}
+	default:
+	}
 	killRuns()
 
 	stopBeat()

@@ -5,37 +5,57 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
 
+// Worker states of contract §6, as heartbeats and the sidecar report them.
+const (
+	StatusIdle     = "idle"     // handling no job
+	StatusBusy     = "busy"     // handling at least one job
+	StatusDraining = "draining" // taking no new job; exits once idle
+)
+
 // Info is a worker's state as its sidecar and its heartbeats report it.
 type Info struct {
 	ID               string    `json:"id"`
 	Address          string    `json:"address"`
-	Status           string    `json:"status"` // "running" or "draining"
+	Status           string    `json:"status"` // StatusIdle, StatusBusy or StatusDraining
 	ActiveExecutions int       `json:"active_executions"`
 	Executions       []string  `json:"executions"`
 	MaxConcurrent    int       `json:"max_concurrent"`
 	LastHeartbeat    time.Time `json:"last_heartbeat"`
 }
 
-// Sidecar is the worker's own small HTTP server (fasthttp): /health for
-// liveness, /status for what it runs now. The autoscaler and operators read it.
+// DrainResult is the answer to a drain request.
+type DrainResult struct {
+	Accepted bool   `json:"accepted"`
+	Status   string `json:"status"`
+	Active   int    `json:"active_executions"`
+}
+
+// Sidecar is the worker's own small HTTP server (fasthttp): GET /health for
+// liveness, GET /status for what it runs now, POST /drain to retire it. The
+// autoscaler and operators use it; it also sends the heartbeats.
 type Sidecar struct {
-	w        *Worker
-	log      *zap.Logger
-	srv      *fasthttp.Server
-	addr     string
-	draining atomic.Bool
+	w    *Worker
+	log  *zap.Logger
+	srv  *fasthttp.Server
+	addr string
+	kick chan struct{} // a state change: beat now
+
+	mu       sync.Mutex
+	draining bool
+	drained  chan struct{} // closed when draining starts
 }
 
 // NewSidecar returns a sidecar reporting on w.
 func NewSidecar(w *Worker, logger *zap.Logger) *Sidecar {
-	s := &Sidecar{w: w, log: logger.With(zap.String("worker_id", w.ID()))}
+	s := &Sidecar{w: w, log: logger.With(zap.String("worker_id", w.ID())),
+		kick: make(chan struct{}, 1), drained: make(chan struct{})}
 	s.srv = &fasthttp.Server{
 		Handler:      s.handle,
 		Name:         "faas-worker",
@@ -43,6 +63,7 @@ func NewSidecar(w *Worker, logger *zap.Logger) *Sidecar {
 		WriteTimeout: 5 * time.Second,
 		IdleTimeout:  30 * time.Second,
 	}
+	w.OnIdleChange(s.Kick)
 	return s
 }
 
@@ -61,19 +82,62 @@ func (s *Sidecar) Listen(addr string) (net.Addr, error) {
 	return ln.Addr(), nil
 }
 
+// Kick makes the heartbeat report the state at once.
+func (s *Sidecar) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
 // SetDraining marks the worker as taking no new work.
-func (s *Sidecar) SetDraining() { s.draining.Store(true) }
+func (s *Sidecar) SetDraining() { s.Drain(false) }
+
+// Drain asks the worker to take no new job, finish what it holds and exit
+// (the caller of Drained does the stopping). With ifIdle it refuses while the
+// worker handles a job. Draining twice is accepted.
+func (s *Sidecar) Drain(ifIdle bool) DrainResult {
+	s.mu.Lock()
+	busy := s.w.Handling() > 0 || len(s.w.Active()) > 0
+	accepted := s.draining || !ifIdle || !busy
+	started := accepted && !s.draining
+	if started {
+		s.draining = true
+		close(s.drained)
+	}
+	s.mu.Unlock()
+	info := s.Info()
+	if started {
+		s.log.Info("worker draining", zap.Bool("if_idle", ifIdle), zap.Int("active", info.ActiveExecutions))
+		s.Kick()
+	} else if !accepted {
+		s.log.Debug("drain refused: the worker is busy", zap.Int("active", info.ActiveExecutions))
+	}
+	return DrainResult{Accepted: accepted, Status: info.Status, Active: info.ActiveExecutions}
+}
+
+// Drained is closed once the worker drains.
+func (s *Sidecar) Drained() <-chan struct{} { return s.drained }
 
 // Info is the worker's current state.
 func (s *Sidecar) Info() Info {
 	active := s.w.Active()
-	status := "running"
-	if s.draining.Load() {
-		status = "draining"
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	// A job being claimed or settled counts as active too: the heartbeat
+	// sent when the worker turns busy shows it.
+	n := max(len(active), s.w.Handling())
+	status := StatusIdle
+	switch {
+	case draining:
+		status = StatusDraining
+	case n > 0:
+		status = StatusBusy
 	}
 	return Info{
 		ID: s.w.ID(), Address: s.addr, Status: status,
-		ActiveExecutions: len(active), Executions: active,
+		ActiveExecutions: n, Executions: active,
 		MaxConcurrent: s.w.MaxConcurrent(), LastHeartbeat: time.Now().UTC(),
 	}
 }
@@ -87,11 +151,26 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 }
 
 func (s *Sidecar) handle(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	if path == "/drain" {
+		if !ctx.IsPost() {
+			writeJSON(ctx, fasthttp.StatusMethodNotAllowed, map[string]any{"error": map[string]string{"code": "invalid_input", "message": "POST /drain"}})
+			return
+		}
+		// ?if_idle=true refuses while busy (409): the autoscaler's way.
+		r := s.Drain(string(ctx.QueryArgs().Peek("if_idle")) == "true")
+		status := fasthttp.StatusOK
+		if !r.Accepted {
+			status = fasthttp.StatusConflict
+		}
+		writeJSON(ctx, status, r)
+		return
+	}
 	if !ctx.IsGet() && !ctx.IsHead() {
 		writeJSON(ctx, fasthttp.StatusMethodNotAllowed, map[string]any{"error": map[string]string{"code": "invalid_input", "message": "only GET is served here"}})
 		return
 	}
-	switch string(ctx.Path()) {
+	switch path {
 	case "/health":
 		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
 	case "/status":
@@ -111,7 +190,8 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	ctx.SetBody(body)
 }
 
-// Heartbeat reports s.Info through put every interval until ctx ends.
+// Heartbeat reports s.Info through put every interval, and at once on each
+// change of state (idle, busy, draining), until ctx ends.
 func (s *Sidecar) Heartbeat(ctx context.Context, interval time.Duration, put func(context.Context, Info) error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -123,6 +203,7 @@ func (s *Sidecar) Heartbeat(ctx context.Context, interval time.Duration, put fun
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.kick:
 		}
 	}
 }

@@ -103,8 +103,10 @@ type Worker struct {
 	log  *zap.Logger
 	now  func() time.Time
 
-	mu     sync.Mutex
-	active map[string]time.Time // execution id → start
+	mu       sync.Mutex
+	active   map[string]time.Time // execution id → start
+	handling int                  // deliveries in Handle now
+	onChange func()               // called when handling turns 0 or 1
 }
 
 // New returns a Worker; logger gets the worker_id field.
@@ -136,6 +138,45 @@ func (w *Worker) Active() []string {
 	return ids
 }
 
+// Handling is the number of deliveries being handled now (claimed, running
+// or being settled): zero means the worker is idle.
+func (w *Worker) Handling() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.handling
+}
+
+// OnIdleChange sets fn, called (outside the worker's lock) each time the
+// worker turns from idle to busy or back; the sidecar beats at once then.
+func (w *Worker) OnIdleChange(fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.onChange = fn
+}
+
+// begin and done count a delivery in Handle.
+func (w *Worker) begin() {
+	w.mu.Lock()
+	w.handling++
+	fn := w.onChange
+	changed := w.handling == 1
+	w.mu.Unlock()
+	if changed && fn != nil {
+		fn()
+	}
+}
+
+func (w *Worker) done() {
+	w.mu.Lock()
+	w.handling--
+	fn := w.onChange
+	changed := w.handling == 0
+	w.mu.Unlock()
+	if changed && fn != nil {
+		fn()
+	}
+}
+
 // attempt is one claimed attempt of an execution by this worker.
 type attempt struct {
 	d     domain.Delivery
@@ -157,6 +198,8 @@ const bgTimeout = 30 * time.Second
 // (the worker's drain time is over) kills the run and hands the execution
 // back to the queue at once, without counting a failure.
 func (w *Worker) Handle(ctx context.Context, d domain.Delivery) {
+	w.begin()
+	defer w.done()
 	job := d.Job()
 	log := w.log.With(zap.String("execution_id", job.ExecutionID), zap.String("function_id", job.FunctionID), zap.Int("delivery", d.Delivered()))
 	if ctx.Err() != nil {

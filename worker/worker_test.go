@@ -269,19 +269,57 @@ func TestSidecar(t *testing.T) {
 	j := b.submit(t, img)
 	eventually.NoError(t, 20*time.Second, func() error {
 		_, m := get("/status")
-		if m["id"] != "w-side" || m["max_concurrent"] != 3.0 || m["status"] != "running" {
+		if m["id"] != "w-side" || m["max_concurrent"] != 3.0 || (m["status"] != "busy" && m["status"] != "idle") {
 			t.Fatalf("/status: %v", m)
 		}
+		if m["status"] != "busy" {
+			return fmt.Errorf("/status never showed the worker busy: %v", m)
+		}
 		if m["active_executions"] == 1.0 {
-			if ex, _ := m["executions"].([]any); len(ex) != 1 || ex[0] != j.ExecutionID {
+			// The job counts from its delivery; its id shows once it runs.
+			ex, _ := m["executions"].([]any)
+			if len(ex) == 1 && ex[0] == j.ExecutionID {
+				return nil
+			}
+			if len(ex) != 0 {
 				t.Fatalf("/status executions %v, want [%s]", m["executions"], j.ExecutionID)
 			}
-			return nil
 		}
 		return fmt.Errorf("/status never showed the running execution: %v", m)
 	})
-	b.waitFinal(t, j, 30*time.Second)
-	side.SetDraining()
+	drain := func() (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Post("http://"+addr.String()+"/drain?if_idle=true", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatalf("/drain: %v", err)
+		}
+		return resp.StatusCode, m
+	}
+	// Busy: a drain "if idle" is refused, and the worker keeps working.
+	if code, m := drain(); code != 409 || m["accepted"] != false || m["status"] != "busy" {
+		t.Fatalf("/drain while busy: %d %v", code, m)
+	}
+	select {
+	case <-side.Drained():
+		t.Fatal("a refused drain started draining")
+	default:
+	}
+	b.waitFinal(t, j, 90*time.Second)
+	eventually.NoError(t, 10*time.Second, func() error {
+		if _, m := get("/status"); m["status"] != "idle" {
+			return fmt.Errorf("/status after the run: %v, want idle", m)
+		}
+		return nil
+	})
+	if code, m := drain(); code != 200 || m["accepted"] != true || m["status"] != "draining" {
+		t.Fatalf("/drain while idle: %d %v", code, m)
+	}
+	<-side.Drained()
 	if _, m := get("/status"); m["status"] != "draining" || m["active_executions"] != 0.0 {
 		t.Fatalf("/status after the run while draining: %v", m)
 	}

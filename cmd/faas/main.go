@@ -1,6 +1,7 @@
 // Command faas is the platform in one binary: `faas up` runs everything on
-// one machine, `faas worker` one worker process, `faas plugin` the APISIX
-// plugin runner. Configuration comes from the environment (contract §2).
+// one machine, `faas worker` one worker process, `faas autoscaler` the
+// autoscaler, `faas plugin` the APISIX plugin runner. Configuration comes
+// from the environment (contract §2).
 package main
 
 import (
@@ -19,9 +20,10 @@ import (
 const usage = `usage: faas <command>
 
 commands:
-  up       run the whole platform: embedded NATS (unless NATS_URL), gateway on SERVER_ADDRESS, MIN_WORKERS workers
-  worker   run one worker process (NATS_URL, MAX_CONCURRENT_EXECUTIONS, WORKER_ADDRESS)
-  plugin   run the APISIX plugin runner (started by APISIX through ext-plugin.cmd)
+  up          run the whole platform: embedded NATS (unless NATS_URL), gateway on SERVER_ADDRESS, autoscaled workers
+  worker      run one worker process (NATS_URL, MAX_CONCURRENT_EXECUTIONS, WORKER_ADDRESS)
+  autoscaler  start and retire workers on the backlog (AUTOSCALER_BACKEND=process|docker, MIN_WORKERS, MAX_WORKERS, ...)
+  plugin      run the APISIX plugin runner (started by APISIX through ext-plugin.cmd)
 
 configuration: environment variables, see README.md`
 
@@ -50,6 +52,8 @@ func main() {
 		err = platform.NewUp(cfg, log, os.Stdout).Run(ctx)
 	case "worker":
 		err = platform.RunWorker(ctx, cfg, log)
+	case "autoscaler":
+		err = platform.NewAutoscaler(cfg, log).Run(ctx)
 	case "plugin":
 		stop() // the plugin runner handles SIGINT/SIGTERM itself
 		err = platform.RunPlugin(context.Background(), cfg, log)
