@@ -69,7 +69,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err := rt.Ping(startCtx); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	if err := removeOrphans(startCtx, rt, registry, id, log); err != nil {
+	if err := removeOrphans(startCtx, rt, registry, id, 0, log); err != nil {
 		log.Warn("removing orphan containers failed", zap.Error(err))
 	}
 
@@ -201,14 +201,14 @@ func supervise(ctx context.Context, rt *docker.Runtime, reg *natsstore.WorkerReg
 			return
 		case <-t.C:
 		}
-		if err := removeOrphans(ctx, rt, reg, self, log); err != nil && ctx.Err() == nil {
+		if err := removeOrphans(ctx, rt, reg, self, docker.OrphanMinAge, log); err != nil && ctx.Err() == nil {
 			log.Warn("removing orphan containers failed", zap.Error(err))
 		}
 	}
 }
 
 // removeOrphans removes containers left by workers that no longer beat.
-func removeOrphans(ctx context.Context, rt *docker.Runtime, reg *natsstore.WorkerRegistry, self string, log *zap.Logger) error {
+func removeOrphans(ctx context.Context, rt *docker.Runtime, reg *natsstore.WorkerRegistry, self string, minAge time.Duration, log *zap.Logger) error {
 	live, err := reg.List(ctx)
 	if err != nil {
 		return fmt.Errorf("list live workers: %w", err)
@@ -217,7 +217,7 @@ func removeOrphans(ctx context.Context, rt *docker.Runtime, reg *natsstore.Worke
 	for _, w := range live {
 		alive[w.ID] = true
 	}
-	n, err := rt.RemoveOrphans(ctx, func(id string) bool { return alive[id] }, docker.OrphanMinAge)
+	n, err := rt.RemoveOrphans(ctx, func(id string) bool { return alive[id] }, minAge)
 	if n > 0 {
 		log.Info("removed containers of dead workers", zap.Int("count", n))
 	}

@@ -29,7 +29,7 @@ func TestKilledWorkerIsTakenOver(t *testing.T) {
 		workers[id] = e.startWorkerProc(t, id, 2)
 	}
 	u := e.Register(t, "victim")
-	fn := e.function(t, u, "slow", slowScript, nil)
+	fn := e.function(t, u, "lc-slow", slowScript, nil)
 	r, x := e.postExecution(t, u, fn, "x", nil)
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("post: %d %s", r.Status, r.Body)
@@ -60,7 +60,7 @@ func TestThreeDeathsDeadLetterRedrive(t *testing.T) {
 	e := newLifecycleEnv(t, "")
 	watch := watchContainers(t)
 	u := e.Register(t, "unlucky")
-	fn := e.function(t, u, "slow3", slowScript, nil)
+	fn := e.function(t, u, "lc-slow3", slowScript, nil)
 	live := map[string]*workerProc{}
 	spare := 0
 	startOne := func() {
@@ -138,7 +138,7 @@ func TestGatewayDiesBetweenRecordAndPublish(t *testing.T) {
 	e := newLifecycleEnv(t, "")
 	e.startWorker(t, e.workerID+"-a", 2)
 	u := e.Register(t, "crashy")
-	fn := e.function(t, u, "upper", "tr a-z A-Z", nil)
+	fn := e.function(t, u, "lc-upper", "tr a-z A-Z", nil)
 	e.stack.ExecutionService.AfterRecord = func(*domain.Execution) error {
 		return fmt.Errorf("injected: the gateway died here")
 	}
@@ -166,8 +166,8 @@ func TestFunctionRetries(t *testing.T) {
 	e.startWorker(t, e.workerID+"-a", 2)
 	u := e.Register(t, "retrier")
 	script := `if [ "$FAAS_ATTEMPT" = 1 ]; then echo "first attempt fails" >&2; exit 3; fi; echo "ok on $FAAS_ATTEMPT"`
-	retried := e.function(t, u, "flaky", script, map[string]any{"max_retries": 2})
-	once := e.function(t, u, "flaky-once", script, map[string]any{"max_retries": 0})
+	retried := e.function(t, u, "lc-flaky", script, map[string]any{"max_retries": 2})
+	once := e.function(t, u, "lc-flaky-once", script, map[string]any{"max_retries": 0})
 
 	_, x := e.postExecution(t, u, retried, nil, nil)
 	end := e.waitStatus(t, u, x.ID, 60*time.Second, "complete", "failed", "timeout")
@@ -203,7 +203,7 @@ func TestIdempotencyKey(t *testing.T) {
 	e := newLifecycleEnv(t, "")
 	e.startWorker(t, e.workerID+"-a", 2)
 	u := e.Register(t, "careful")
-	fn := e.function(t, u, "once", "cat", nil)
+	fn := e.function(t, u, "lc-cat", "cat", nil)
 	key := map[string]string{"Idempotency-Key": "order-42"}
 
 	r1, x1 := e.postExecution(t, u, fn, "pay", key)
@@ -226,7 +226,7 @@ func TestIdempotencyKey(t *testing.T) {
 		}
 	}
 	other := e.Register(t, "other")
-	ofn := e.function(t, other, "once", "cat", nil)
+	ofn := e.function(t, other, "lc-cat", "cat", nil)
 	if r, x := e.postExecution(t, other, ofn, "pay", key); r.Status != http.StatusAccepted || x.ID == x1.ID {
 		t.Fatalf("another user's key: %d %s", r.Status, r.Body)
 	}

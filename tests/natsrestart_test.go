@@ -88,7 +88,7 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 	e.startWorker(t, e.workerID+"-a", 5)
 	e.startWorker(t, e.workerID+"-b", 5)
 	u := e.Register(t, "restarter")
-	fn := e.function(t, u, "echo", `sleep 0.2; cat`, nil)
+	fn := e.function(t, u, "nr-echo", `sleep 0.2; cat`, nil)
 
 	const n = 100
 	ids := make([]string, n)

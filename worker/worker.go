@@ -358,7 +358,10 @@ func (w *Worker) run(ctx context.Context, a *attempt) (runResult, error) {
 	if err != nil {
 		return runResult{}, fmt.Errorf("watch for cancellation: %w", err)
 	}
-	go w.watch(runCtx, cancel, a, updates)
+	// The watcher writes a.rev: it must be done before the caller reads it.
+	var watching sync.WaitGroup
+	watching.Go(func() { w.watch(runCtx, cancel, a, updates) })
+	defer func() { cancel(nil); watching.Wait() }()
 
 	env := make(map[string]string, len(a.fn.Env)+3)
 	for k, v := range a.fn.Env {
@@ -375,7 +378,8 @@ func (w *Worker) run(ctx context.Context, a *attempt) (runResult, error) {
 	}
 	a.log.Info("execution started", zap.String("image", a.fn.ImageURL))
 	res, err := w.d.Runtime.Run(runCtx, spec)
-	return runResult{RunResult: res, lost: errors.Is(context.Cause(runCtx), errLeaseLost)}, err
+	lost := errors.Is(context.Cause(runCtx), errLeaseLost)
+	return runResult{RunResult: res, lost: lost}, err
 }
 
 // runResult is a run's result and whether the lease was lost meanwhile.
