@@ -197,9 +197,10 @@ func TestControllerStandbyAndDeadWorker(t *testing.T) {
 
 	stopA()
 	ev.True(t, 5*time.Second, func() bool { return b.Held() && bb.size() == 2 }, "the standby did not take over")
-	cl.mu.Lock()
-	defer cl.mu.Unlock()
-	if cl.state == nil || cl.state.Holder != "b" || cl.state.Desired != 2 {
-		t.Fatalf("published state %+v", cl.state)
-	}
+	// The state is published after the check that acted: wait for it.
+	ev.True(t, 5*time.Second, func() bool {
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		return cl.state != nil && cl.state.Holder == "b" && cl.state.Desired == 2
+	}, "the standby did not publish its state")
 }
