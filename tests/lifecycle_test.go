@@ -9,6 +9,7 @@ import (
 
 	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/internal/eventually"
 )
 
 // slowScript runs long enough to be killed mid-run, then answers with its
@@ -97,8 +98,12 @@ func TestThreeDeathsDeadLetterRedrive(t *testing.T) {
 			Error       string `json:"error"`
 		} `json:"dead_letters"`
 	}
-	e.Do(t, http.MethodGet, "/api/v1/deadletters", u.Token, nil).Decode(t, &dls)
-	if len(dls.DeadLetters) != 1 || dls.DeadLetters[0].ExecutionID != x.ID || dls.DeadLetters[0].Attempts != 3 || dls.DeadLetters[0].FunctionID != fn {
+	// The dead letter joins the list right after the record ends.
+	eventually.True(t, 20*time.Second, func() bool {
+		e.Do(t, http.MethodGet, "/api/v1/deadletters", u.Token, nil).Decode(t, &dls)
+		return len(dls.DeadLetters) == 1
+	}, "the dead letter was not listed")
+	if dls.DeadLetters[0].ExecutionID != x.ID || dls.DeadLetters[0].Attempts != 3 || dls.DeadLetters[0].FunctionID != fn {
 		t.Fatalf("dead letters: %+v", dls)
 	}
 	other := e.Register(t, "stranger")

@@ -153,13 +153,18 @@ func TestPlatformFailureIsRetriedThenFails(t *testing.T) {
 	if e.Status != domain.StatusFailed || e.Attempts != 3 || !strings.Contains(e.Error, "no attempts left after 3") || e.DeadAt == nil {
 		t.Fatalf("status %s attempts %d error %q; want failed, a dead letter after 3 attempts", e.Status, e.Attempts, e.Error)
 	}
-	dls, err := natsstore.NewDeadLetterStore(b.buckets.DeadLetters).List(context.Background(), j.Owner)
-	if err != nil || len(dls) != 1 || dls[0].ExecutionID != j.ExecutionID || dls[0].Attempts != 3 {
-		t.Fatalf("dead letters %+v, %v", dls, err)
-	}
-	if _, err := b.leases.Get(context.Background(), j.ExecutionID); !errors.Is(err, domain.ErrExecutionNotFound) {
-		t.Fatalf("an ended execution stays in the active index: %v", err)
-	}
+	// The dead letter joins the list right after the record ends.
+	eventually.NoError(t, 20*time.Second, func() error {
+		dls, err := natsstore.NewDeadLetterStore(b.buckets.DeadLetters).List(context.Background(), j.Owner)
+		if err != nil || len(dls) != 1 || dls[0].ExecutionID != j.ExecutionID || dls[0].Attempts != 3 {
+			return fmt.Errorf("dead letters %+v, %v", dls, err)
+		}
+		return nil
+	})
+	eventually.True(t, 20*time.Second, func() bool {
+		_, err := b.leases.Get(context.Background(), j.ExecutionID)
+		return errors.Is(err, domain.ErrExecutionNotFound)
+	}, "an ended execution stays in the active index")
 }
 
 // A job delivered again for an execution that already ended is acked and
