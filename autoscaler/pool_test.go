@@ -16,6 +16,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	ev "github.com/faasplatform/faas/internal/eventually"
 )
 
 // The pool runs real processes: `sleep` and `sh` stand in for `faas worker`.
@@ -53,16 +55,11 @@ func poolParent() {
 // waitTimeout bounds every wait: generous, for a loaded machine.
 const waitTimeout = 20 * time.Second
 
-// eventually polls cond until it holds, failing the test at the deadline.
+// eventually polls cond until it holds, failing the test at the deadline
+// (the project's one polling helper, with this file's wait).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", waitTimeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	ev.True(t, waitTimeout, cond, "%s", what)
 }
 
 // harness is a pool whose spawner records every command it made.

@@ -165,7 +165,10 @@ func (s *Executions) EnqueueOnce(ctx context.Context, owner, functionID string, 
 			return x.Fail(queueFailure, s.Now.now()) // refused once a worker got it after all
 		})
 		if merr == nil {
-			_ = s.leases.Delete(mctx, id)
+			if derr := s.leases.Delete(mctx, id); derr != nil {
+				s.Log.Warn("removing a failed execution from the active index failed (the sweeper will)",
+					zap.String("execution_id", id), zap.Error(derr))
+			}
 		}
 		err := fmt.Errorf("enqueue execution %s: %w: %w",
 			id, domain.Errorf(domain.ErrUnavailable, "%s, try again later", queueFailure), qerr)
