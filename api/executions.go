@@ -78,6 +78,11 @@ func (h *handler) createExecution(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if req.FunctionID != "" {
+		if err := domain.ValidateID("function_id", req.FunctionID); err != nil {
+			return err
+		}
+	}
 	input, err := inputBytes(req.Input)
 	if err != nil {
 		return err
@@ -120,6 +125,14 @@ func (h *handler) createExecution(w http.ResponseWriter, r *http.Request) error 
 func (h *handler) listExecutions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := domain.ExecutionFilter{FunctionID: q.Get("function_id"), Status: domain.Status(q.Get("status")), Cursor: q.Get("cursor")}
+	if f.FunctionID != "" {
+		if err := domain.ValidateID("function_id", f.FunctionID); err != nil {
+			return err
+		}
+	}
+	if len(f.Cursor) > domain.MaxIDBytes {
+		return domain.Invalid("cursor must be one returned as next by an earlier page")
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > domain.MaxListLimit {

@@ -287,6 +287,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.userID = u.ID
 		r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
 	}
+	for _, s := range rt.segs {
+		if s.param != "" && !s.rest {
+			if err := domain.ValidateID(s.param, r.PathValue(s.param)); err != nil {
+				WriteError(rec, err)
+				return
+			}
+		}
+	}
 	if err := rt.handle(rec, r); err != nil {
 		if rec.status != 0 {
 			// The answer has begun: it cannot turn into an error now.

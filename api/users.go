@@ -41,6 +41,11 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) error {
 	if req.Username == "" || req.Password == "" {
 		return domain.Invalid("username and password are required")
 	}
+	// A registered name always passes: anything else is refused before it
+	// reaches the store as a key.
+	if err := domain.ValidateUsername(req.Username); err != nil {
+		return err
+	}
 	l, err := h.deps.Users.Login(r.Context(), req.Username, req.Password)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ var (
 	usernameRe     = regexp.MustCompile(`^[A-Za-z0-9_-]{3,32}$`)
 	envKeyRe       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 	emailRe        = regexp.MustCompile(`^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$`)
+	idRe           = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 	// Docker image reference grammar (distribution/reference), anchored.
 	imageRefRe = regexp.MustCompile(`^` +
@@ -27,6 +28,21 @@ const ReservedEnvPrefix = "FAAS_"
 func ValidateUsername(s string) error {
 	if !usernameRe.MatchString(s) {
 		return Invalid("username must be 3 to 32 characters of letters, digits, '_' or '-'")
+	}
+	return nil
+}
+
+// MaxIDBytes is the longest id the API accepts in a path, a query or a body.
+// Ids the platform makes are UUIDs (36 bytes); the cap keeps every NATS key
+// built from an id far below the server's control-line limit.
+const MaxIDBytes = 64
+
+// ValidateID checks an id that came from outside (what names it, e.g.
+// "function_id", goes in the message): 1 to MaxIDBytes letters, digits, '-'
+// or '_'. Such a string is always one safe token of a NATS subject or KV key.
+func ValidateID(what, s string) error {
+	if !idRe.MatchString(s) {
+		return Invalid("%s must be 1 to %d characters of letters, digits, '-' or '_'", what, MaxIDBytes)
 	}
 	return nil
 }

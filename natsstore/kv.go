@@ -31,11 +31,17 @@ const listTimeout = 30 * time.Second
 // errIndexTaken reports that a unique index key belongs to a live record.
 var errIndexTaken = errors.New("index key taken")
 
+// maxTokenBytes caps one token of a key. Every key the stores build stays far
+// below the NATS server's 4,096-byte control line: a longer subject makes
+// the server close the connection with an error nats.go does not reconnect
+// from.
+const maxTokenBytes = 256
+
 // validToken reports whether s can be one dot-free token of a KV key: KV
 // keys allow [-/_=.a-zA-Z0-9], and a dot or slash inside an id or owner
 // would let one owner's keys match another owner's filter.
 func validToken(s string) bool {
-	if s == "" {
+	if s == "" || len(s) > maxTokenBytes {
 		return false
 	}
 	for _, c := range s {

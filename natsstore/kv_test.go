@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +117,33 @@ func TestLatestValuesAfterExpiry(t *testing.T) {
 	// messages waits until ctx ends.
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("listing took %s", d)
+	}
+}
+
+// TestValidToken: a key token the stores accept has only key-safe
+// characters and is short enough that no key reaches the server's
+// control-line limit (a longer one closes the connection for good).
+func TestValidToken(t *testing.T) {
+	cases := []struct {
+		s  string
+		ok bool
+	}{
+		{"0190b7d2-7c4e-7000-8000-000000000000", true},
+		{"a_b=c", true},
+		{strings.Repeat("a", maxTokenBytes), true},
+		{strings.Repeat("a", maxTokenBytes+1), false},
+		{strings.Repeat("a", 5000), false},
+		{"", false},
+		{"a.b", false},
+		{"a/b", false},
+		{"a*", false},
+		{">", false},
+		{"a b", false},
+		{"a\x00", false},
+	}
+	for _, tc := range cases {
+		if got := validToken(tc.s); got != tc.ok {
+			t.Errorf("validToken(%.20q) = %v, want %v", tc.s, got, tc.ok)
+		}
 	}
 }
