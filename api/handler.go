@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/ratelimit"
 	"github.com/faasplatform/faas/service"
 )
 
@@ -121,6 +122,16 @@ type Deps struct {
 	HealthTimeout time.Duration
 	// Extra routes join the table after the built-in ones.
 	Extra []Route
+	// RateLimit counts every request but health's, per user once
+	// authenticated and per client address before; nil: no limit (behind
+	// APISIX, whose limit-count does it). RateLimitWindow is its window,
+	// for messages.
+	RateLimit       *ratelimit.Window
+	RateLimitWindow time.Duration
+	// LoginLimit counts failed logins per username and per client address;
+	// a login whose username or address has none left answers 429. Nil: no
+	// limit.
+	LoginLimit *ratelimit.Window
 }
 
 // handler is the API's http.Handler.
@@ -183,7 +194,7 @@ func (h *handler) routes() {
 	add(http.MethodPost, "/api/v1/deadletters/{id}/redrive", authed, noBody, h.redriveDeadLetter)
 	add(http.MethodDelete, "/api/v1/deadletters/{id}", authed, noBody, h.discardDeadLetter)
 
-	add(http.MethodGet, "/api/v1/health", open, noBody, h.health)
+	add(http.MethodGet, healthPattern, open, noBody, h.health)
 	add(http.MethodGet, "/api/v1/workers/status", authed, noBody, h.workersStatus)
 }
 
@@ -286,6 +297,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		rec.userID = u.ID
 		r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+	}
+	if rt.pattern != healthPattern {
+		if err := h.takeRequest(rec, r, rec.userID); err != nil {
+			WriteError(rec, err)
+			return
+		}
 	}
 	for _, s := range rt.segs {
 		if s.param != "" && !s.rest {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/faasplatform/faas/domain"
@@ -46,7 +47,13 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) error {
 	if err := domain.ValidateUsername(req.Username); err != nil {
 		return err
 	}
+	if err := h.checkLogin(w, r, req.Username); err != nil {
+		return err
+	}
 	l, err := h.deps.Users.Login(r.Context(), req.Username, req.Password)
+	if errors.Is(err, domain.ErrUnauthorized) {
+		h.failedLogin(r, req.Username)
+	}
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,9 @@ type Config struct {
 	AutoscalerBackend       string        // AUTOSCALER_BACKEND: "process" (worker processes) or "docker" (worker containers)
 	WorkerImage             string        // WORKER_IMAGE: the image of worker containers (docker backend)
 	WorkerNetwork           string        // WORKER_NETWORK: the network mode of worker containers (docker backend)
+	RateLimit               int           // RATE_LIMIT: requests per window per user (per address before login); 0: off
+	RateLimitWindow         time.Duration // RATE_LIMIT_WINDOW: the window of RATE_LIMIT and LOGIN_RATE_LIMIT
+	LoginRateLimit          int           // LOGIN_RATE_LIMIT: failed logins per window per username and per address; 0: off
 }
 
 // RetryPolicy is the executions' retry policy of these settings.
@@ -80,6 +83,9 @@ func Load(get Getter) (Config, error) {
 		AutoscalerBackend:       r.oneOf("AUTOSCALER_BACKEND", "process", "process", "docker"),
 		WorkerImage:             r.str("WORKER_IMAGE", "faas-platform/faas:latest"),
 		WorkerNetwork:           r.str("WORKER_NETWORK", "host"),
+		RateLimit:               r.integer("RATE_LIMIT", 6000, 0, 1_000_000_000),
+		RateLimitWindow:         r.duration("RATE_LIMIT_WINDOW", time.Minute, time.Second, 24*time.Hour),
+		LoginRateLimit:          r.integer("LOGIN_RATE_LIMIT", 10, 0, 1_000_000_000),
 	}
 	if r.err == nil && c.MinWorkers > c.MaxWorkers {
 		r.fail("MIN_WORKERS", strconv.Itoa(c.MinWorkers), fmt.Sprintf("must not exceed MAX_WORKERS (%d)", c.MaxWorkers))

@@ -19,6 +19,7 @@ import (
 	"github.com/faasplatform/faas/auth"
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/natsstore"
+	"github.com/faasplatform/faas/ratelimit"
 	"github.com/faasplatform/faas/service"
 )
 
@@ -51,6 +52,11 @@ type CoreOptions struct {
 	Sweeper service.SweeperOptions
 	// Holder names this process in the sweeper's lock.
 	Holder string
+	// RateLimit requests per RateLimitWindow per user (per client address
+	// before login) and LoginRateLimit failed logins per username and per
+	// address; 0 turns each off.
+	RateLimit, LoginRateLimit int
+	RateLimitWindow           time.Duration
 }
 
 // Core is the platform's state on NATS with the services and API built on
@@ -129,6 +135,10 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 		Executions: executions,
 		Health:     health,
 		Workers:    api.WorkerFuncs{List: c.listWorkers, Pending: c.pendingJobs, Autoscaler: c.autoscalerStatus},
+
+		RateLimit:       ratelimit.New(o.RateLimit, o.RateLimitWindow, nil),
+		RateLimitWindow: o.RateLimitWindow,
+		LoginLimit:      ratelimit.New(o.LoginRateLimit, o.RateLimitWindow, nil),
 	}
 	sctx, stop := context.WithCancel(context.Background())
 	c.stopSweeper, c.sweeperDone = stop, make(chan struct{})

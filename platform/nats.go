@@ -97,7 +97,8 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 	}
 	core, err := NewCore(ctx, nc, js, CoreOptions{
 		Secret: key, TokenTTL: cfg.TokenExpiration, Logger: log, Policy: cfg.RetryPolicy(),
-		Health: map[string]func(context.Context) error{"docker": dockerCheck(rt)},
+		Health:    map[string]func(context.Context) error{"docker": dockerCheck(rt)},
+		RateLimit: cfg.RateLimit, LoginRateLimit: cfg.LoginRateLimit, RateLimitWindow: cfg.RateLimitWindow,
 	})
 	if err != nil {
 		nc.Close()

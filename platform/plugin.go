@@ -22,5 +22,8 @@ func RunPlugin(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return fmt.Errorf("plugin: %w", err)
 	}
 	defer closeCore(core, rt, log)
+	// Behind APISIX, the route's limit-count counts requests (per client
+	// address, before the plugin runs); failed logins are still counted here.
+	core.Deps.RateLimit = nil
 	return plugin.Serve(core.Handler(), log.Named("plugin"), cfg.LogLevel.String())
 }
