@@ -98,6 +98,7 @@ func TestRunOutcomes(t *testing.T) {
 	}{
 		{name: "echo", script: scriptCat, input: "hello, world\n", stdout: ptr("hello, world\n")},
 		{name: "empty input", script: scriptCat, stdout: ptr("")},
+		{name: "not root", script: "id -u; id -g", stdout: ptr("65534\n65534\n")},
 		{name: "max input", script: "wc -c", input: big, stdout: ptr(fmt.Sprintf("%d\n", len(big)))},
 		{name: "input ignored", script: "echo done", input: big, stdout: ptr("done\n")},
 		{
@@ -510,6 +511,9 @@ func TestRunLimitsApplied(t *testing.T) {
 				{"NetworkMode", string(hc.NetworkMode), "none"},
 				{"Tmpfs", hc.Tmpfs["/tmp"], tt.wantTmpfs},
 				{"LogConfig.Type", hc.LogConfig.Type, "none"},
+				{"OomScoreAdj", hc.OomScoreAdj, 1000},
+				{"Ulimits", fmt.Sprint(*hc.Ulimits[0]), fmt.Sprint(container.Ulimit{Name: "nofile", Soft: 1024, Hard: 1024})},
+				{"User", info.Config.User, "65534:65534"},
 				{"NetworkDisabled", info.Config.NetworkDisabled, true},
 				{"Env", fmt.Sprint(withoutPath(info.Config.Env)), "[A=1 B=2]"}, // the daemon adds PATH
 				{"label execution", info.Config.Labels[LabelExecutionID], spec.ExecutionID},
