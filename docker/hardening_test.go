@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/faasplatform/faas/domain"
 
 	"github.com/faasplatform/faas/docker/dockertest"
 )
@@ -32,5 +35,29 @@ func TestRunImageVolumeMasked(t *testing.T) {
 	}
 	if got := strings.Fields(string(res.Stdout)); strings.Join(got, " ") != "tmpfs refused" {
 		t.Errorf("stdout %q, want tmpfs then refused (stderr %q)", res.Stdout, res.Stderr)
+	}
+}
+
+// TestRunOutputFloodKilled: a function writing without end is killed once
+// its output passes the cap, long before its timeout, and fails saying so.
+func TestRunOutputFloodKilled(t *testing.T) {
+	t.Parallel()
+	img := dockertest.BuildBusyboxImage(t, "rt-flood", "yes")
+	h := newHarness(t, Options{})
+	spec := h.spec(img, "")
+	spec.Timeout = 60 * time.Second
+	res, err := h.rt.Run(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.TimedOut || !res.StdoutOverflow {
+		t.Fatalf("timed out %v, overflow %v: want the overflow to end the run", res.TimedOut, res.StdoutOverflow)
+	}
+	if len(res.Stdout) != domain.MaxOutputBytes {
+		t.Errorf("kept %d bytes, want %d", len(res.Stdout), domain.MaxOutputBytes)
+	}
+	o := domain.OutcomeOf(res, &domain.Function{Timeout: 60, MemoryMB: 32})
+	if o.Status != domain.StatusFailed || !strings.Contains(o.Error, "output") {
+		t.Errorf("outcome %s %q, want failed with an output error", o.Status, o.Error)
 	}
 }

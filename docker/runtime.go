@@ -310,7 +310,9 @@ func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time,
 	}
 	defer hj.Close()
 
-	stdout := &capped{max: domain.MaxOutputBytes}
+	// Output past the cap ends the run at once: a flood must not run on
+	// until the timeout.
+	stdout := &capped{max: domain.MaxOutputBytes, over: make(chan struct{})}
 	stderr := &capped{max: domain.MaxLogBytes}
 	copied := make(chan error, 1)
 	go func() {
@@ -360,6 +362,7 @@ func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time,
 	}
 
 	var exit container.WaitResponse
+	overflow := false
 	select {
 	case exit = <-waitC:
 	case err := <-waitErrC:
@@ -368,8 +371,10 @@ func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time,
 		res.TimedOut = true
 	case <-ctx.Done():
 		res.Cancelled = true
+	case <-stdout.over:
+		overflow = true
 	}
-	if res.TimedOut || res.Cancelled {
+	if res.TimedOut || res.Cancelled || overflow {
 		r.kill(created.ID, log)
 		select {
 		case exit = <-waitC:
@@ -716,10 +721,16 @@ type capped struct {
 	buf   []byte
 	max   int
 	total int64
+	// over, when set, is closed once more than max bytes came.
+	over chan struct{}
 }
 
 func (c *capped) Write(p []byte) (int, error) {
+	before := c.total
 	c.total += int64(len(p))
+	if c.over != nil && before <= int64(c.max) && c.total > int64(c.max) {
+		close(c.over)
+	}
 	if room := c.max - len(c.buf); room > 0 {
 		c.buf = append(c.buf, p[:min(room, len(p))]...)
 	}
