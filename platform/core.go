@@ -51,6 +51,8 @@ type CoreOptions struct {
 	Sweeper service.SweeperOptions
 	// Holder names this process in the sweeper's lock.
 	Holder string
+	// Limits are the operator's caps on functions (FUNCTION_*).
+	Limits domain.FunctionLimits
 }
 
 // Core is the platform's state on NATS with the services and API built on
@@ -123,9 +125,11 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	c.ExecutionService = executions
 	o.Sweeper.Policy = o.Policy
 	c.Sweeper = NewSweeper(b, js, o.Sweeper, o.Holder, o.Logger.Named("sweeper"))
+	functions := service.NewFunctions(c.Functions)
+	functions.Limits = o.Limits
 	c.Deps = api.Deps{
 		Users:      users,
-		Functions:  service.NewFunctions(c.Functions),
+		Functions:  functions,
 		Executions: executions,
 		Health:     health,
 		Workers:    api.WorkerFuncs{List: c.listWorkers, Pending: c.pendingJobs, Autoscaler: c.autoscalerStatus},

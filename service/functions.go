@@ -68,6 +68,8 @@ type Functions struct {
 	onDelete []FunctionHook
 	// Now is the clock; nil means time.Now.
 	Now Clock
+	// Limits are the operator's caps checked at create and update.
+	Limits domain.FunctionLimits
 }
 
 // NewFunctions returns the function service on store.
@@ -86,6 +88,9 @@ func (s *Functions) Create(ctx context.Context, owner string, p FunctionPatch) (
 	domain.ApplyFunctionDefaults(&f)
 	p.apply(&f)
 	if err := domain.ValidateFunction(&f); err != nil {
+		return nil, err
+	}
+	if err := s.Limits.Admit(&f); err != nil {
 		return nil, err
 	}
 	id, err := newID()
@@ -130,6 +135,9 @@ func (s *Functions) Update(ctx context.Context, owner, id string, p FunctionPatc
 	f, err := s.store.Update(ctx, owner, id, func(f *domain.Function) error {
 		p.apply(f)
 		if err := domain.ValidateFunction(f); err != nil {
+			return err
+		}
+		if err := s.Limits.Admit(f); err != nil {
 			return err
 		}
 		f.UpdatedAt = now
