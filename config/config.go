@@ -132,7 +132,7 @@ func LoadHost(get Getter, host Host) (Config, error) {
 	// Issue 8 part B: containers and admission.
 	c.FunctionUser = r.uidGID("FUNCTION_USER", "65534:65534")
 	c.FunctionImages = r.patterns("FUNCTION_IMAGES")
-	c.FunctionMaxMemoryMB = r.integer("FUNCTION_MAX_MEMORY_MB", max(host.MemoryMB/2, 128), 16, 1<<20)
+	c.FunctionMaxMemoryMB = r.integer("FUNCTION_MAX_MEMORY_MB", max(host.MemoryMB/2, domain.DefaultMemoryMB), 16, 1<<20)
 	c.FunctionMaxCPUs = r.float("FUNCTION_MAX_CPUS", float64(max(host.CPUs, 1)), 0.01, 1024)
 
 	if r.err == nil && c.MinWorkers > c.MaxWorkers {

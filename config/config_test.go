@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/faasplatform/faas/domain"
 	"strings"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func TestLoadHostDefaults(t *testing.T) {
 		wantCPU float64
 	}{
 		{"half the memory, all the cores", Host{MemoryMB: 8192, CPUs: 4}, nil, 4096, 4},
-		{"unknown host", Host{}, nil, 128, 1},
+		{"unknown host", Host{}, nil, domain.DefaultMemoryMB, 1},
 		{"set", Host{MemoryMB: 8192, CPUs: 4}, map[string]string{"FUNCTION_MAX_MEMORY_MB": "256", "FUNCTION_MAX_CPUS": "0.5"}, 256, 0.5},
 	}
 	for _, tt := range tests {
