@@ -48,6 +48,7 @@ type Config struct {
 	FunctionImages      []string // FUNCTION_IMAGES: allowed image patterns; empty: any but faas-platform/*
 	FunctionMaxMemoryMB int      // FUNCTION_MAX_MEMORY_MB: default half the host's memory
 	FunctionMaxCPUs     float64  // FUNCTION_MAX_CPUS: default the host's cores
+	UserMaxFunctions    int      // USER_MAX_FUNCTIONS: functions per user; over it 409 conflict
 }
 
 // FunctionLimits are the admission caps of these settings.
@@ -134,6 +135,7 @@ func LoadHost(get Getter, host Host) (Config, error) {
 	c.FunctionImages = r.patterns("FUNCTION_IMAGES")
 	c.FunctionMaxMemoryMB = r.integer("FUNCTION_MAX_MEMORY_MB", max(host.MemoryMB/2, domain.DefaultMemoryMB), 16, 1<<20)
 	c.FunctionMaxCPUs = r.float("FUNCTION_MAX_CPUS", float64(max(host.CPUs, 1)), 0.01, 1024)
+	c.UserMaxFunctions = r.integer("USER_MAX_FUNCTIONS", 100, 1, 1_000_000)
 
 	if r.err == nil && c.MinWorkers > c.MaxWorkers {
 		r.fail("MIN_WORKERS", strconv.Itoa(c.MinWorkers), fmt.Sprintf("must not exceed MAX_WORKERS (%d)", c.MaxWorkers))

@@ -53,6 +53,8 @@ type CoreOptions struct {
 	Holder string
 	// Limits are the operator's caps on functions (FUNCTION_*).
 	Limits domain.FunctionLimits
+	// MaxFunctionsPerUser is USER_MAX_FUNCTIONS; 0: no cap.
+	MaxFunctionsPerUser int
 }
 
 // Core is the platform's state on NATS with the services and API built on
@@ -126,7 +128,7 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	o.Sweeper.Policy = o.Policy
 	c.Sweeper = NewSweeper(b, js, o.Sweeper, o.Holder, o.Logger.Named("sweeper"))
 	functions := service.NewFunctions(c.Functions)
-	functions.Limits = o.Limits
+	functions.Limits, functions.MaxPerUser = o.Limits, o.MaxFunctionsPerUser
 	c.Deps = api.Deps{
 		Users:      users,
 		Functions:  functions,

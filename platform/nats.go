@@ -97,7 +97,7 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 	}
 	core, err := NewCore(ctx, nc, js, CoreOptions{
 		Secret: key, TokenTTL: cfg.TokenExpiration, Logger: log, Policy: cfg.RetryPolicy(),
-		Limits: cfg.FunctionLimits(),
+		Limits: cfg.FunctionLimits(), MaxFunctionsPerUser: cfg.UserMaxFunctions,
 		Health: map[string]func(context.Context) error{"docker": dockerCheck(rt)},
 	})
 	if err != nil {

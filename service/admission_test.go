@@ -47,3 +47,22 @@ func TestFunctionLimits(t *testing.T) {
 		t.Errorf("after a refused update: %v %v", got, err)
 	}
 }
+
+func TestFunctionsPerUserCap(t *testing.T) {
+	st := apitest.NewStack(t)
+	fns := service.NewFunctions(st.Functions)
+	fns.MaxPerUser = 2
+	ctx := testCtx(t)
+	img := "busybox"
+	for i, name := range []string{"a", "b", "c"} {
+		n := name
+		_, err := fns.Create(ctx, "owner1", service.FunctionPatch{Name: &n, ImageURL: &img})
+		if want := i < 2; want != (err == nil) || (err != nil && !errors.Is(err, domain.ErrConflict)) {
+			t.Errorf("create %s: %v", name, err)
+		}
+	}
+	n := "a"
+	if _, err := fns.Create(ctx, "owner2", service.FunctionPatch{Name: &n, ImageURL: &img}); err != nil {
+		t.Errorf("another owner's cap: %v", err)
+	}
+}
