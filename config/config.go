@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +45,48 @@ type Config struct {
 	RateLimit               int           // RATE_LIMIT: requests per window per user (per address before login); 0: off
 	RateLimitWindow         time.Duration // RATE_LIMIT_WINDOW: the window of RATE_LIMIT and LOGIN_RATE_LIMIT
 	LoginRateLimit          int           // LOGIN_RATE_LIMIT: failed logins per window per username and per address; 0: off
+
+	// Issue 8 part B: containers and admission.
+	FunctionUser        string   // FUNCTION_USER: uid:gid functions run as
+	FunctionImages      []string // FUNCTION_IMAGES: allowed image patterns; empty: any but faas-platform/*
+	FunctionMaxMemoryMB int      // FUNCTION_MAX_MEMORY_MB: default half the host's memory
+	FunctionMaxCPUs     float64  // FUNCTION_MAX_CPUS: default the host's cores
+	UserMaxFunctions    int      // USER_MAX_FUNCTIONS: functions per user; over it 409 conflict
+}
+
+// FunctionLimits are the admission caps of these settings.
+func (c Config) FunctionLimits() domain.FunctionLimits {
+	return domain.FunctionLimits{Images: c.FunctionImages, MaxMemoryMB: c.FunctionMaxMemoryMB, MaxCPUs: c.FunctionMaxCPUs}
+}
+
+// Host is what the defaults that fit the machine are computed from;
+// HostInfo reads the real one.
+type Host struct {
+	MemoryMB int // 0: unknown
+	CPUs     int
+}
+
+// HostInfo reads /proc/meminfo and runtime.NumCPU.
+func HostInfo() Host {
+	h := Host{CPUs: runtime.NumCPU()}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		h.MemoryMB = memTotalMB(string(b))
+	}
+	return h
+}
+
+// memTotalMB is MemTotal of a /proc/meminfo text in MB; 0 if absent.
+func memTotalMB(meminfo string) int {
+	for _, line := range strings.Split(meminfo, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, err := strconv.Atoi(f[1])
+			if err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 0
 }
 
 // RetryPolicy is the executions' retry policy of these settings.
@@ -60,6 +104,11 @@ var ErrInvalid = errors.New("invalid configuration")
 
 // Load reads and validates the configuration through get.
 func Load(get Getter) (Config, error) {
+	return LoadHost(get, HostInfo())
+}
+
+// LoadHost is Load with the host the defaults fit given.
+func LoadHost(get Getter, host Host) (Config, error) {
 	r := reader{get: get}
 	c := Config{
 		ServerAddress:           r.addr("SERVER_ADDRESS", ":8080"),
@@ -87,6 +136,13 @@ func Load(get Getter) (Config, error) {
 		RateLimitWindow:         r.duration("RATE_LIMIT_WINDOW", time.Minute, time.Second, 24*time.Hour),
 		LoginRateLimit:          r.integer("LOGIN_RATE_LIMIT", 10, 0, 1_000_000_000),
 	}
+	// Issue 8 part B: containers and admission.
+	c.FunctionUser = r.uidGID("FUNCTION_USER", "65534:65534")
+	c.FunctionImages = r.patterns("FUNCTION_IMAGES")
+	c.FunctionMaxMemoryMB = r.integer("FUNCTION_MAX_MEMORY_MB", max(host.MemoryMB/2, domain.DefaultMemoryMB), 16, 1<<20)
+	c.FunctionMaxCPUs = r.float("FUNCTION_MAX_CPUS", float64(max(host.CPUs, 1)), 0.01, 1024)
+	c.UserMaxFunctions = r.integer("USER_MAX_FUNCTIONS", 100, 1, 1_000_000)
+
 	if r.err == nil && c.MinWorkers > c.MaxWorkers {
 		r.fail("MIN_WORKERS", strconv.Itoa(c.MinWorkers), fmt.Sprintf("must not exceed MAX_WORKERS (%d)", c.MaxWorkers))
 	}
@@ -217,4 +273,44 @@ func (r *reader) workerID(key string) string {
 		}
 	}
 	return v
+}
+
+func (r *reader) uidGID(key, def string) string {
+	v := r.str(key, def)
+	u, g, ok := strings.Cut(v, ":")
+	if _, err := strconv.ParseUint(u, 10, 32); err != nil || !ok {
+		r.fail(key, v, "must be uid:gid numbers (e.g. 65534:65534)")
+		return def
+	}
+	if _, err := strconv.ParseUint(g, 10, 32); err != nil {
+		r.fail(key, v, "must be uid:gid numbers (e.g. 65534:65534)")
+		return def
+	}
+	return v
+}
+
+func (r *reader) patterns(key string) []string {
+	var ps []string
+	for _, p := range strings.Split(r.str(key, ""), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			ps = append(ps, p)
+		}
+	}
+	if err := domain.ValidImagePatterns(ps); err != nil {
+		r.fail(key, r.get(key), "has a bad "+err.Error())
+	}
+	return ps
+}
+
+func (r *reader) float(key string, def, min, max float64) float64 {
+	v := r.str(key, "")
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < min || f > max {
+		r.fail(key, v, fmt.Sprintf("must be a number from %g to %g", min, max))
+		return def
+	}
+	return f
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/faasplatform/faas/domain"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,13 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"JWT_SECRET", "short"},
 		{"WORKER_ID", "a b"},
 		{"AUTOSCALER_BACKEND", "kubernetes"},
+		{"FUNCTION_USER", "nobody"},
+		{"FUNCTION_USER", "1000"},
+		{"FUNCTION_USER", "1000:x"},
+		{"FUNCTION_IMAGES", "faas-examples/[*"},
+		{"FUNCTION_MAX_MEMORY_MB", "1"},
+		{"FUNCTION_MAX_CPUS", "none"},
+		{"FUNCTION_MAX_CPUS", "0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.val, func(t *testing.T) {
@@ -74,5 +82,33 @@ func TestLoadValues(t *testing.T) {
 	}
 	if c.ServerAddress != "127.0.0.1:9000" || c.TokenExpiration != time.Hour || c.MinWorkers != 0 || c.LogLevel.String() != "debug" {
 		t.Fatalf("unexpected: %+v", c)
+	}
+}
+
+func TestLoadHostDefaults(t *testing.T) {
+	tests := []struct {
+		name    string
+		host    Host
+		env     map[string]string
+		wantMem int
+		wantCPU float64
+	}{
+		{"half the memory, all the cores", Host{MemoryMB: 8192, CPUs: 4}, nil, 4096, 4},
+		{"unknown host", Host{}, nil, domain.DefaultMemoryMB, 1},
+		{"set", Host{MemoryMB: 8192, CPUs: 4}, map[string]string{"FUNCTION_MAX_MEMORY_MB": "256", "FUNCTION_MAX_CPUS": "0.5"}, 256, 0.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadHost(env(tt.env), tt.host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.FunctionMaxMemoryMB != tt.wantMem || c.FunctionMaxCPUs != tt.wantCPU || c.FunctionUser != "65534:65534" {
+				t.Errorf("got %d MB, %g CPUs, user %q", c.FunctionMaxMemoryMB, c.FunctionMaxCPUs, c.FunctionUser)
+			}
+		})
+	}
+	if got := memTotalMB("MemFree: 1 kB\nMemTotal:       2048000 kB\n"); got != 2000 {
+		t.Errorf("memTotalMB = %d, want 2000", got)
 	}
 }

@@ -44,6 +44,12 @@ const (
 	DefaultTmpfsSize      = "16m"
 	DefaultSetupTimeout   = 60 * time.Second
 	DefaultCleanupTimeout = 30 * time.Second
+	// DefaultUser is nobody: a function never runs as root.
+	DefaultUser            = "65534:65534"
+	DefaultNoFile          = 1024
+	DefaultVolumeTmpfsSize = "16m"
+	// oomScoreAdj makes the kernel pick a function before the platform.
+	oomScoreAdj = 1000
 )
 
 const (
@@ -79,9 +85,15 @@ type Options struct {
 	// faas.instance; RemoveOrphans only looks at containers of its own
 	// instance (default "default").
 	Instance string
-	// User, when set, runs the function as this user ("uid[:gid]"), whatever
-	// the image says. Empty: the image's user.
+	// User runs the function as this user ("uid:gid"), whatever the image
+	// says (default DefaultUser: nobody, never root).
 	User string
+	// NoFile is the open-files limit of a function (default DefaultNoFile).
+	NoFile int64
+	// VolumeTmpfsSize caps the tmpfs mounted over each volume the image
+	// declares, so nothing a function writes reaches the host's disk
+	// (default DefaultVolumeTmpfsSize).
+	VolumeTmpfsSize string
 	// SetupTimeout bounds the create, attach and start calls of one run
 	// (default DefaultSetupTimeout).
 	SetupTimeout time.Duration
@@ -99,6 +111,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TmpfsSize == "" {
 		o.TmpfsSize = DefaultTmpfsSize
+	}
+	if o.User == "" {
+		o.User = DefaultUser
+	}
+	if o.NoFile <= 0 {
+		o.NoFile = DefaultNoFile
+	}
+	if o.VolumeTmpfsSize == "" {
+		o.VolumeTmpfsSize = DefaultVolumeTmpfsSize
 	}
 	if o.SetupTimeout <= 0 {
 		o.SetupTimeout = DefaultSetupTimeout
@@ -289,7 +310,9 @@ func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time,
 	}
 	defer hj.Close()
 
-	stdout := &capped{max: domain.MaxOutputBytes}
+	// Output past the cap ends the run at once: a flood must not run on
+	// until the timeout.
+	stdout := &capped{max: domain.MaxOutputBytes, over: make(chan struct{})}
 	stderr := &capped{max: domain.MaxLogBytes}
 	copied := make(chan error, 1)
 	go func() {
@@ -339,6 +362,7 @@ func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time,
 	}
 
 	var exit container.WaitResponse
+	overflow := false
 	select {
 	case exit = <-waitC:
 	case err := <-waitErrC:
@@ -347,8 +371,10 @@ func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time,
 		res.TimedOut = true
 	case <-ctx.Done():
 		res.Cancelled = true
+	case <-stdout.over:
+		overflow = true
 	}
-	if res.TimedOut || res.Cancelled {
+	if res.TimedOut || res.Cancelled || overflow {
 		r.kill(created.ID, log)
 		select {
 		case exit = <-waitC:
@@ -437,12 +463,15 @@ func (r *Runtime) containerConfig(ctx context.Context, spec domain.RunSpec) (*co
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
 		ReadonlyRootfs: true,
-		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,size=" + r.opts.TmpfsSize},
+		Tmpfs:          r.tmpfsMounts(ctx, spec.Image),
+		// A function dies before the platform when the host runs short.
+		OomScoreAdj: oomScoreAdj,
 		Resources: container.Resources{
 			Memory:     int64(memoryMB) << 20,
 			MemorySwap: int64(memoryMB) << 20, // no swap
 			NanoCPUs:   int64(math.Round(cpus * 1e9)),
 			PidsLimit:  &pids,
+			Ulimits:    []*container.Ulimit{{Name: "nofile", Soft: r.opts.NoFile, Hard: r.opts.NoFile}},
 		},
 	}
 	switch spec.Network {
@@ -463,6 +492,26 @@ func (r *Runtime) containerConfig(ctx context.Context, spec domain.RunSpec) (*co
 		return nil, nil, fmt.Errorf("network %q: %w", spec.Network, domain.ErrInvalidInput)
 	}
 	return cfg, hostCfg, nil
+}
+
+// tmpfsMounts is /tmp plus a size-capped tmpfs over each volume the image
+// declares: an anonymous volume would put the function's writes on the
+// host's disk and outlive the container.
+func (r *Runtime) tmpfsMounts(ctx context.Context, img string) map[string]string {
+	m := map[string]string{"/tmp": "rw,noexec,nosuid,size=" + r.opts.TmpfsSize}
+	ictx, cancel := context.WithTimeout(ctx, r.opts.SetupTimeout)
+	defer cancel()
+	info, err := r.cli.ImageInspect(ictx, img)
+	if err != nil || info.Config == nil {
+		// A missing image fails at create, with the uniform message.
+		return m
+	}
+	for v := range info.Config.Volumes {
+		if _, ok := m[v]; !ok {
+			m[v] = "rw,noexec,nosuid,size=" + r.opts.VolumeTmpfsSize
+		}
+	}
+	return m
 }
 
 // hostCPUs returns the daemon's CPU count, asking once; 0 when unknown.
@@ -492,7 +541,7 @@ func (r *Runtime) hostCPUs(ctx context.Context) int {
 func (r *Runtime) createError(ctx context.Context, img string, err error) error {
 	if client.IsErrNotFound(err) {
 		if _, ierr := r.cli.ImageInspect(ctx, img); client.IsErrNotFound(ierr) {
-			return fmt.Errorf("create container: %w", domain.Errorf(domain.ErrImageNotFound, "image %q not found on this machine", img))
+			return fmt.Errorf("create container: %w", domain.Errorf(domain.ErrImageNotFound, "image %q is not available", img))
 		}
 	}
 	return fmt.Errorf("create container: %w", err)
@@ -559,7 +608,7 @@ func (r *Runtime) remove(id string, log *zap.Logger) {
 	err := retry.Do(context.Background(), retry.Policy{Tries: 3, Initial: 100 * time.Millisecond}, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), r.opts.CleanupTimeout)
 		defer cancel()
-		err := r.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+		err := r.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		if err == nil || client.IsErrNotFound(err) {
 			return nil
 		}
@@ -584,7 +633,7 @@ func (r *Runtime) RemoveExecution(ctx context.Context, executionID string) (int,
 	}
 	removed := 0
 	for _, c := range list {
-		err := r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+		err := r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		switch {
 		case err == nil:
 			removed++
@@ -608,7 +657,7 @@ func (r *Runtime) RemoveExecution(ctx context.Context, executionID string) (int,
 			return err
 		case len(left) > 0:
 			for _, c := range left {
-				_ = r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+				_ = r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 			}
 			return fmt.Errorf("%d container(s) still there", len(left))
 		}
@@ -644,7 +693,7 @@ func (r *Runtime) RemoveOrphans(ctx context.Context, alive func(workerID string)
 		if alive(worker) || time.Since(time.Unix(c.Created, 0)) < minAge {
 			continue
 		}
-		err := r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+		err := r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		switch {
 		case err == nil:
 			removed++
@@ -672,10 +721,16 @@ type capped struct {
 	buf   []byte
 	max   int
 	total int64
+	// over, when set, is closed once more than max bytes came.
+	over chan struct{}
 }
 
 func (c *capped) Write(p []byte) (int, error) {
+	before := c.total
 	c.total += int64(len(p))
+	if c.over != nil && before <= int64(c.max) && c.total > int64(c.max) {
+		close(c.over)
+	}
 	if room := c.max - len(c.buf); room > 0 {
 		c.buf = append(c.buf, p[:min(room, len(p))]...)
 	}

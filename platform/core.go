@@ -57,6 +57,10 @@ type CoreOptions struct {
 	// address; 0 turns each off.
 	RateLimit, LoginRateLimit int
 	RateLimitWindow           time.Duration
+	// Limits are the operator's caps on functions (FUNCTION_*).
+	Limits domain.FunctionLimits
+	// MaxFunctionsPerUser is USER_MAX_FUNCTIONS; 0: no cap.
+	MaxFunctionsPerUser int
 }
 
 // Core is the platform's state on NATS with the services and API built on
@@ -129,9 +133,11 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	c.ExecutionService = executions
 	o.Sweeper.Policy = o.Policy
 	c.Sweeper = NewSweeper(b, js, o.Sweeper, o.Holder, o.Logger.Named("sweeper"))
+	functions := service.NewFunctions(c.Functions)
+	functions.Limits, functions.MaxPerUser = o.Limits, o.MaxFunctionsPerUser
 	c.Deps = api.Deps{
 		Users:      users,
-		Functions:  service.NewFunctions(c.Functions),
+		Functions:  functions,
 		Executions: executions,
 		Health:     health,
 		Workers:    api.WorkerFuncs{List: c.listWorkers, Pending: c.pendingJobs, Autoscaler: c.autoscalerStatus},

@@ -57,7 +57,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	rt, err := docker.New(base.Named("docker"), docker.Options{Instance: instance})
+	rt, err := docker.New(base.Named("docker"), docker.Options{Instance: instance, User: cfg.FunctionUser})
 	if err != nil {
 		return fmt.Errorf("worker: docker client: %w", err)
 	}

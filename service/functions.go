@@ -68,6 +68,12 @@ type Functions struct {
 	onDelete []FunctionHook
 	// Now is the clock; nil means time.Now.
 	Now Clock
+	// Limits are the operator's caps checked at create and update.
+	Limits domain.FunctionLimits
+	// MaxPerUser caps an owner's functions (USER_MAX_FUNCTIONS); 0: none.
+	// Over it, Create is domain.ErrConflict. Counted before the write: two
+	// creates at once may pass it by one.
+	MaxPerUser int
 }
 
 // NewFunctions returns the function service on store.
@@ -87,6 +93,18 @@ func (s *Functions) Create(ctx context.Context, owner string, p FunctionPatch) (
 	p.apply(&f)
 	if err := domain.ValidateFunction(&f); err != nil {
 		return nil, err
+	}
+	if err := s.Limits.Admit(&f); err != nil {
+		return nil, err
+	}
+	if s.MaxPerUser > 0 {
+		fs, err := s.store.List(ctx, owner)
+		if err != nil {
+			return nil, fmt.Errorf("create function: count: %w", err)
+		}
+		if len(fs) >= s.MaxPerUser {
+			return nil, domain.Errorf(domain.ErrConflict, "a user may have at most %d functions", s.MaxPerUser)
+		}
 	}
 	id, err := newID()
 	if err != nil {
@@ -130,6 +148,9 @@ func (s *Functions) Update(ctx context.Context, owner, id string, p FunctionPatc
 	f, err := s.store.Update(ctx, owner, id, func(f *domain.Function) error {
 		p.apply(f)
 		if err := domain.ValidateFunction(f); err != nil {
+			return err
+		}
+		if err := s.Limits.Admit(f); err != nil {
 			return err
 		}
 		f.UpdatedAt = now
