@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Usage is a container's resource use read from its cgroup before removal.
@@ -102,4 +104,70 @@ func parseInt(s string) (int64, error) {
 		return 0, fmt.Errorf("cgroup value %q: %w", strings.TrimSpace(s), err)
 	}
 	return n, nil
+}
+
+// cgroupRoot is where the host's cgroup hierarchy is mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// usageSampleEvery is how often a running container's cgroup is read: the
+// runtime removes the cgroup as soon as the container exits (cgroup v1 and
+// v2 alike), so the last sample before the exit is what is reported. Peak
+// memory is kept by the kernel (memory.peak / max_usage_in_bytes), so only
+// the CPU time of the last interval can be missed.
+const usageSampleEvery = 50 * time.Millisecond
+
+// usageSampler reads a container's cgroup until stopped.
+type usageSampler struct {
+	id   string
+	mu   sync.Mutex
+	last Usage
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startUsageSampler(id string) *usageSampler {
+	s := &usageSampler{id: id, done: make(chan struct{})}
+	s.sample()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(usageSampleEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+				s.sample()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *usageSampler) sample() {
+	u, err := readUsage(readFile, cgroupRoot, s.id)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u.MaxMemoryBytes < s.last.MaxMemoryBytes {
+		u.MaxMemoryBytes = s.last.MaxMemoryBytes
+	}
+	if u.CPUSeconds < s.last.CPUSeconds {
+		u.CPUSeconds = s.last.CPUSeconds
+	}
+	s.last = u
+}
+
+// stop takes a last sample (the cgroup may still be there) and returns the
+// highest figures seen.
+func (s *usageSampler) stop() Usage {
+	close(s.done)
+	s.wg.Wait()
+	s.sample()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
 }
