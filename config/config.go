@@ -40,6 +40,10 @@ type Config struct {
 	AutoscalerBackend       string        // AUTOSCALER_BACKEND: "process" (worker processes) or "docker" (worker containers)
 	WorkerImage             string        // WORKER_IMAGE: the image of worker containers (docker backend)
 	WorkerNetwork           string        // WORKER_NETWORK: the network mode of worker containers (docker backend)
+
+	// Observability (issue 12).
+	Metrics   bool   // METRICS: "on" (default) serves /api/v1/metrics and sidecar /metrics; "off" disables
+	LogFormat string // LOG_FORMAT: "json" (default) or "console"
 }
 
 // RetryPolicy is the executions' retry policy of these settings.
@@ -80,6 +84,9 @@ func Load(get Getter) (Config, error) {
 		AutoscalerBackend:       r.oneOf("AUTOSCALER_BACKEND", "process", "process", "docker"),
 		WorkerImage:             r.str("WORKER_IMAGE", "faas-platform/faas:latest"),
 		WorkerNetwork:           r.str("WORKER_NETWORK", "host"),
+
+		Metrics:   r.oneOf("METRICS", "on", "on", "off") == "on",
+		LogFormat: r.oneOf("LOG_FORMAT", "json", "json", "console"),
 	}
 	if r.err == nil && c.MinWorkers > c.MaxWorkers {
 		r.fail("MIN_WORKERS", strconv.Itoa(c.MinWorkers), fmt.Sprintf("must not exceed MAX_WORKERS (%d)", c.MaxWorkers))
