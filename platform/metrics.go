@@ -66,3 +66,27 @@ func (c *Core) metricsState(ctx context.Context) (metrics.State, error) {
 	}
 	return s, nil
 }
+
+// observedResults records each result a worker announces in the worker's
+// own registry (its sidecar's /metrics) before passing it on.
+type observedResults struct {
+	next domain.ResultPublisher
+	reg  *metrics.Registry
+}
+
+var _ domain.ResultPublisher = (*observedResults)(nil)
+
+func (o *observedResults) PublishResult(ctx context.Context, e *domain.Execution) error {
+	o.reg.ObserveExecution(e)
+	return o.next.PublishResult(ctx, e)
+}
+
+// workerResults returns the worker's result publisher and, when METRICS is
+// on, the registry its sidecar serves.
+func workerResults(on bool, next domain.ResultPublisher) (domain.ResultPublisher, *metrics.Registry) {
+	if !on {
+		return next, nil
+	}
+	reg := metrics.New()
+	return &observedResults{next: next, reg: reg}, reg
+}
