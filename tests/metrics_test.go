@@ -70,7 +70,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	base := st.Serve(t)
 	e := &env{Fixture: apitest.NewFixture(t, base, st.Secret), stack: st, base: base, workerID: "t" + randHex(4)}
 	e.startWorker(t, e.workerID+"-a", 4)
-	u := e.Register(t, "metrics-"+randHex(3)+"@example.com")
+	u := e.Register(t, "metrics")
 
 	ok := e.function(t, u, "m-ok", `cat`, nil)
 	bad := e.function(t, u, "m-fail", `echo no >&2; exit 1`, nil)
