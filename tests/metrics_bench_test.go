@@ -61,8 +61,8 @@ func BenchmarkMetricsOnOff(b *testing.B) {
 		off += run(offE, offU, offF)
 	}
 	n := time.Duration(b.N)
-	b.ReportMetric(float64((on/n).Milliseconds()), "ms/on")
-	b.ReportMetric(float64((off/n).Milliseconds()), "ms/off")
+	b.ReportMetric(float64((on / n).Milliseconds()), "ms/on")
+	b.ReportMetric(float64((off / n).Milliseconds()), "ms/off")
 	b.ReportMetric(float64(on)/float64(off), "on/off")
 	b.Logf("cold sync execution: metrics on %v, off %v, ratio %.3f (n=%d)", on/n, off/n, float64(on)/float64(off), b.N)
 }
