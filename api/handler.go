@@ -132,6 +132,14 @@ type Deps struct {
 	// a login whose username or address has none left answers 429. Nil: no
 	// limit.
 	LoginLimit *ratelimit.Window
+	// Requests, when set, records every request by route pattern.
+	Requests RequestObserver
+}
+
+// RequestObserver records one answered request: method, route pattern
+// ("" when no route matched), status code and latency (metrics.Registry).
+type RequestObserver interface {
+	ObserveRequest(method, route string, code int, d time.Duration)
 }
 
 // handler is the API's http.Handler.
@@ -264,7 +272,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					ErrorBody{Error: ErrorDetail{Code: CodeInternalError, Message: genericInternalMessage}})
 			}
 		}
-		h.logRequest(r, rec, pattern, time.Since(start))
+		d := time.Since(start)
+		h.logRequest(r, rec, pattern, d)
+		if h.deps.Requests != nil {
+			code := rec.status
+			if code == 0 {
+				code = http.StatusOK
+			}
+			h.deps.Requests.ObserveRequest(r.Method, pattern, code, d)
+		}
 	}()
 
 	rt, params, allowed := h.router.match(r.Method, r.URL.Path)

@@ -52,6 +52,10 @@ type Config struct {
 	FunctionMaxMemoryMB int      // FUNCTION_MAX_MEMORY_MB: default half the host's memory
 	FunctionMaxCPUs     float64  // FUNCTION_MAX_CPUS: default the host's cores
 	UserMaxFunctions    int      // USER_MAX_FUNCTIONS: functions per user; over it 409 conflict
+
+	// Observability (issue 12).
+	Metrics   bool   // METRICS: "on" (default) serves /api/v1/metrics and sidecar /metrics; "off" disables
+	LogFormat string // LOG_FORMAT: "json" (default) or "console"
 }
 
 // FunctionLimits are the admission caps of these settings.
@@ -135,6 +139,9 @@ func LoadHost(get Getter, host Host) (Config, error) {
 		RateLimit:               r.integer("RATE_LIMIT", 6000, 0, 1_000_000_000),
 		RateLimitWindow:         r.duration("RATE_LIMIT_WINDOW", time.Minute, time.Second, 24*time.Hour),
 		LoginRateLimit:          r.integer("LOGIN_RATE_LIMIT", 10, 0, 1_000_000_000),
+
+		Metrics:   r.oneOf("METRICS", "on", "on", "off") == "on",
+		LogFormat: r.oneOf("LOG_FORMAT", "json", "json", "console"),
 	}
 	// Issue 8 part B: containers and admission.
 	c.FunctionUser = r.uidGID("FUNCTION_USER", "65534:65534")

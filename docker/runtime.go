@@ -271,8 +271,7 @@ func (r *Runtime) Run(ctx context.Context, spec domain.RunSpec) (domain.RunResul
 
 // run does the work of Run. It stores the container's ID in *id as soon as
 // the container exists, so that Run removes it on every path.
-func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time, log *zap.Logger, id *string) (domain.RunResult, error) {
-	var res domain.RunResult
+func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time, log *zap.Logger, id *string) (res domain.RunResult, _ error) {
 	cfg, hostCfg, err := r.containerConfig(ctx, spec)
 	if err != nil {
 		return res, err
@@ -353,6 +352,11 @@ func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time,
 	}
 	started := time.Now()
 	res.StartupDuration = started.Sub(began)
+	sampler := startUsageSampler(created.ID)
+	defer func() {
+		u := sampler.stop()
+		res.MaxMemoryBytes, res.CPUSeconds = u.MaxMemoryBytes, u.CPUSeconds
+	}()
 
 	var timeout <-chan time.Time
 	if spec.Timeout > 0 {

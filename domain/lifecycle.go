@@ -200,6 +200,7 @@ func (e *Execution) Finish(o Outcome, r RunResult, now time.Time) error {
 func (e *Execution) KeepRunDetails(r RunResult) {
 	e.Logs, e.LogsTruncated = string(r.Stderr), r.StderrTruncated
 	e.StartupDuration = r.StartupDuration.Seconds()
+	e.MaxMemoryBytes, e.CPUSeconds = r.MaxMemoryBytes, r.CPUSeconds
 }
 
 // lastLine returns the last non-empty line of b, at most 512 bytes.

@@ -113,6 +113,10 @@ type RunResult struct {
 	Cancelled       bool          // ctx ended first; the container was killed
 	StartupDuration time.Duration // from the request to a started container
 	RunDuration     time.Duration // from start to exit
+	// MaxMemoryBytes and CPUSeconds: the container's peak memory and CPU
+	// time from its cgroup (0 when unknown).
+	MaxMemoryBytes int64
+	CPUSeconds     float64
 }
 
 // Runtime runs one execution in an isolated container with hard limits and

@@ -121,6 +121,11 @@ type Execution struct {
 	RetryAt          *time.Time `json:"-"`
 	PlatformFailures int        `json:"-"`
 	FunctionFailures int        `json:"-"`
+
+	// MaxMemoryBytes is the container's peak memory and CPUSeconds the CPU
+	// time it used, read from its cgroup before removal (0: unknown).
+	MaxMemoryBytes int64   `json:"max_memory_bytes"`
+	CPUSeconds     float64 `json:"cpu_seconds"`
 }
 
 // ExecutionFilter narrows a listing. Zero values mean "any".

@@ -86,7 +86,9 @@ func StartEmbedded(opts EmbeddedOptions) (*server.Server, error) {
 // as an error: the server must not end the process through zap.
 type serverLogger struct{ l *zap.SugaredLogger }
 
-func (s serverLogger) Noticef(format string, v ...any) { s.l.Infof(format, v...) }
+// Noticef: NATS notices (its start-up banner among them) are debug lines,
+// so the default log shows only its warnings and errors.
+func (s serverLogger) Noticef(format string, v ...any) { s.l.Debugf(format, v...) }
 func (s serverLogger) Warnf(format string, v ...any)   { s.l.Warnf(format, v...) }
 func (s serverLogger) Fatalf(format string, v ...any)  { s.l.Errorf(format, v...) }
 func (s serverLogger) Errorf(format string, v ...any)  { s.l.Errorf(format, v...) }

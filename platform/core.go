@@ -23,9 +23,13 @@ import (
 	"github.com/faasplatform/faas/service"
 )
 
-// NewLogger returns the platform's structured (JSON) logger at level.
-func NewLogger(level zapcore.Level) (*zap.Logger, error) {
+// NewLogger returns the platform's structured logger at level on stderr:
+// JSON, or human-readable when format is "console" (LOG_FORMAT).
+func NewLogger(level zapcore.Level, format string) (*zap.Logger, error) {
 	cfg := zap.NewProductionConfig()
+	if format == "console" {
+		cfg.Encoding = "console"
+	}
 	cfg.Level = zap.NewAtomicLevelAt(level)
 	cfg.EncoderConfig.TimeKey = "ts"
 	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder

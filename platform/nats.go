@@ -14,6 +14,7 @@ import (
 	"github.com/faasplatform/faas/config"
 	"github.com/faasplatform/faas/docker"
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/metrics"
 	"github.com/faasplatform/faas/natsstore"
 )
 
@@ -105,6 +106,14 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 		nc.Close()
 		_ = rt.Close()
 		return nil, nil, err
+	}
+	if cfg.Metrics {
+		if _, err := core.EnableMetrics(metrics.New()); err != nil {
+			core.Close()
+			nc.Close()
+			_ = rt.Close()
+			return nil, nil, err
+		}
 	}
 	return core, rt, nil
 }

@@ -74,6 +74,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 
 	queue := natsstore.NewQueue(js)
+	results, reg := workerResults(cfg.Metrics, queue)
 	sweeper := NewSweeper(b, js, service.SweeperOptions{Policy: policy}, "faas-worker-"+id, base.Named("sweeper").With(zap.String("worker_id", id)))
 	w := worker.New(worker.Options{ID: id, MaxConcurrent: cfg.MaxConcurrentExecutions, Policy: policy}, worker.Deps{
 		Functions: natsstore.NewFunctionStore(b.Functions),
@@ -82,9 +83,12 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Runtime:   rt,
 		Reaper:    rt,
 		Reclaimer: sweeper,
-		Results:   queue,
+		Results:   results,
 	}, base)
 	side := worker.NewSidecar(w, base)
+	if reg != nil {
+		side.ServeMetrics(reg.Handler())
+	}
 	addr, err := side.Listen(cfg.WorkerAddress)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)

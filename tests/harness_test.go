@@ -31,6 +31,8 @@ type env struct {
 	base     string
 	workerID string
 	workers  []string
+	// metricsOff starts the workers with METRICS=off.
+	metricsOff bool
 }
 
 // newEnv starts the API and, unless workers is 0, that many workers each
@@ -60,6 +62,7 @@ func (e *env) startWorker(t testing.TB, id string, maxConcurrent int) {
 			"WORKER_ID":                 id,
 			"WORKER_ADDRESS":            "127.0.0.1:0",
 			"MAX_CONCURRENT_EXECUTIONS": strconv.Itoa(maxConcurrent),
+			"METRICS":                   map[bool]string{true: "off", false: "on"}[e.metricsOff],
 		}[k]
 	})
 	if err != nil {

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"go.uber.org/zap"
 )
 
@@ -50,6 +52,14 @@ type Sidecar struct {
 	mu       sync.Mutex
 	draining bool
 	drained  chan struct{} // closed when draining starts
+
+	metrics fasthttp.RequestHandler // GET /metrics; nil: not served
+}
+
+// ServeMetrics serves h (the worker's own Prometheus registry) on GET
+// /metrics. Call it before Listen.
+func (s *Sidecar) ServeMetrics(h http.Handler) {
+	s.metrics = fasthttpadaptor.NewFastHTTPHandler(h)
 }
 
 // NewSidecar returns a sidecar reporting on w.
@@ -175,6 +185,12 @@ func (s *Sidecar) handle(ctx *fasthttp.RequestCtx) {
 		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
 	case "/status":
 		writeJSON(ctx, fasthttp.StatusOK, s.Info())
+	case "/metrics":
+		if s.metrics == nil {
+			writeJSON(ctx, fasthttp.StatusNotFound, map[string]any{"error": map[string]string{"code": "not_found", "message": "metrics are off (METRICS=off)"}})
+			return
+		}
+		s.metrics(ctx)
 	default:
 		writeJSON(ctx, fasthttp.StatusNotFound, map[string]any{"error": map[string]string{"code": "not_found", "message": "no such route"}})
 	}

@@ -575,7 +575,8 @@ func (w *Worker) end(ctx context.Context, a *attempt, mutate func(*domain.Execut
 // ended announces an ended execution, finalizes it and acks the delivery.
 func (w *Worker) ended(ctx context.Context, a *attempt, e *domain.Execution) {
 	a.log.Info("execution ended", zap.String("status", string(e.Status)), zap.Float64("duration", e.Duration),
-		zap.Float64("queue_duration", e.QueueDuration), zap.Float64("startup_duration", e.StartupDuration), zap.Bool("dead_letter", e.DeadAt != nil))
+		zap.Float64("queue_duration", e.QueueDuration), zap.Float64("startup_duration", e.StartupDuration), zap.Bool("dead_letter", e.DeadAt != nil),
+		zap.Int64("max_memory_bytes", e.MaxMemoryBytes), zap.Float64("cpu_seconds", e.CPUSeconds))
 	if err := w.d.Results.PublishResult(ctx, e); err != nil {
 		a.log.Warn("publishing the result failed (the record is saved)", zap.Error(err))
 	}

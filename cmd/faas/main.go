@@ -37,7 +37,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "faas:", err)
 		os.Exit(2)
 	}
-	log, err := platform.NewLogger(cfg.LogLevel)
+	log, err := platform.NewLogger(cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faas:", err)
 		os.Exit(1)
