@@ -40,6 +40,10 @@ type Config struct {
 	AutoscalerBackend       string        // AUTOSCALER_BACKEND: "process" (worker processes) or "docker" (worker containers)
 	WorkerImage             string        // WORKER_IMAGE: the image of worker containers (docker backend)
 	WorkerNetwork           string        // WORKER_NETWORK: the network mode of worker containers (docker backend)
+
+	// Objects (issue 10).
+	ObjectMaxBytes       int64 // OBJECT_MAX_BYTES: the largest object
+	FunctionObjectsQuota int64 // FUNCTION_OBJECTS_QUOTA: all of one function's objects together
 }
 
 // RetryPolicy is the executions' retry policy of these settings.
@@ -80,6 +84,9 @@ func Load(get Getter) (Config, error) {
 		AutoscalerBackend:       r.oneOf("AUTOSCALER_BACKEND", "process", "process", "docker"),
 		WorkerImage:             r.str("WORKER_IMAGE", "faas-platform/faas:latest"),
 		WorkerNetwork:           r.str("WORKER_NETWORK", "host"),
+
+		ObjectMaxBytes:       r.byteSize("OBJECT_MAX_BYTES", 64<<20, 1, 1<<40),
+		FunctionObjectsQuota: r.byteSize("FUNCTION_OBJECTS_QUOTA", 1<<30, 1, 1<<50),
 	}
 	if r.err == nil && c.MinWorkers > c.MaxWorkers {
 		r.fail("MIN_WORKERS", strconv.Itoa(c.MinWorkers), fmt.Sprintf("must not exceed MAX_WORKERS (%d)", c.MaxWorkers))
