@@ -27,6 +27,7 @@ const ObjectStoreFunctionObjects = "function-objects"
 
 const (
 	metaContentType = "content-type"
+	metaOwner       = "owner"   // the function's owner, so a deleted user's objects can be found
 	objectChunkSize = 128 << 10 // bytes per chunk message: memory per upload stays near this
 )
 
@@ -75,8 +76,9 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 // Put streams body into the object functionID/name, at most limit bytes (the
 // store purges the chunks of a cut-off upload, and a replaced object stays as
-// it was). It reports whether an object was replaced.
-func (o *Objects) Put(ctx context.Context, functionID, name, contentType string, body io.Reader, limit int64) (domain.Object, bool, error) {
+// it was). owner is the function's owner (see DeleteOwner). It reports
+// whether an object was replaced.
+func (o *Objects) Put(ctx context.Context, owner, functionID, name, contentType string, body io.Reader, limit int64) (domain.Object, bool, error) {
 	if contentType == "" {
 		contentType = domain.DefaultObjectContentType
 	}
@@ -84,7 +86,7 @@ func (o *Objects) Put(ctx context.Context, functionID, name, contentType string,
 	replaced := statErr == nil
 	info, err := o.os.Put(ctx, jetstream.ObjectMeta{
 		Name:     objectKey(functionID, name),
-		Metadata: map[string]string{metaContentType: contentType},
+		Metadata: map[string]string{metaContentType: contentType, metaOwner: owner},
 		Opts:     &jetstream.ObjectMetaOptions{ChunkSize: objectChunkSize},
 	}, &limitReader{r: body, n: limit})
 	if err != nil {
@@ -191,6 +193,33 @@ func (o *Objects) DeleteFunction(ctx context.Context, functionID string) error {
 	for _, obj := range objs {
 		if err := o.Delete(ctx, functionID, obj.Name); err != nil && !errors.Is(err, domain.ErrObjectNotFound) {
 			return err
+		}
+	}
+	return nil
+}
+
+// DeleteFunctionHook fits service.Functions.OnDelete: a function's objects go
+// with it.
+func (o *Objects) DeleteFunctionHook(ctx context.Context, _, functionID string) error {
+	return o.DeleteFunction(ctx, functionID)
+}
+
+// DeleteOwner removes every object of owner's functions (the user is going);
+// it fits service.Users.OnDelete.
+func (o *Objects) DeleteOwner(ctx context.Context, owner string) error {
+	infos, err := o.os.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list objects of owner %s: %w", owner, err)
+	}
+	for _, info := range infos {
+		if info.Metadata[metaOwner] != owner {
+			continue
+		}
+		if err := o.os.Delete(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return fmt.Errorf("delete object %s of owner %s: %w", info.Name, owner, err)
 		}
 	}
 	return nil

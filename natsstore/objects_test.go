@@ -25,7 +25,7 @@ func TestObjectsRoundTrip(t *testing.T) {
 	}
 	sum := sha256.Sum256(data)
 
-	obj, replaced, err := objs.Put(ctx, "fn1", "uploads/blob.bin", "", bytes.NewReader(data), 64<<20)
+	obj, replaced, err := objs.Put(ctx, "u1", "fn1", "uploads/blob.bin", "", bytes.NewReader(data), 64<<20)
 	if err != nil || replaced {
 		t.Fatalf("Put: %v replaced=%v", err, replaced)
 	}
@@ -42,25 +42,25 @@ func TestObjectsRoundTrip(t *testing.T) {
 		t.Fatalf("Open from 1000: err %v, %d bytes, equal=%v", err, len(got), bytes.Equal(got, data[1000:]))
 	}
 
-	if _, replaced, err := objs.Put(ctx, "fn1", "uploads/blob.bin", "text/plain", bytes.NewReader([]byte("hi")), 10); err != nil || !replaced {
+	if _, replaced, err := objs.Put(ctx, "u1", "fn1", "uploads/blob.bin", "text/plain", bytes.NewReader([]byte("hi")), 10); err != nil || !replaced {
 		t.Fatalf("replace: %v replaced=%v", err, replaced)
 	}
-	if _, _, err := objs.Put(ctx, "fn1", "results/a.json", "application/json", bytes.NewReader([]byte("{}")), 10); err != nil {
+	if _, _, err := objs.Put(ctx, "u1", "fn1", "results/a.json", "application/json", bytes.NewReader([]byte("{}")), 10); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := objs.Put(ctx, "fn2", "uploads/other", "", bytes.NewReader([]byte("x")), 10); err != nil {
+	if _, _, err := objs.Put(ctx, "u2", "fn2", "uploads/other", "", bytes.NewReader([]byte("x")), 10); err != nil {
 		t.Fatal(err)
 	}
 
 	// A body longer than its limit stores nothing and keeps the old object.
-	_, _, err = objs.Put(ctx, "fn1", "uploads/blob.bin", "", bytes.NewReader(make([]byte, 300<<10)), 200<<10)
+	_, _, err = objs.Put(ctx, "u1", "fn1", "uploads/blob.bin", "", bytes.NewReader(make([]byte, 300<<10)), 200<<10)
 	if !errors.Is(err, domain.ErrPayloadTooLarge) {
 		t.Fatalf("over limit: %v", err)
 	}
 	if st, err := objs.Stat(ctx, "fn1", "uploads/blob.bin"); err != nil || st.Size != 2 || st.ContentType != "text/plain" {
 		t.Fatalf("after a cut-off replace: %+v %v", st, err)
 	}
-	if _, _, err := objs.Put(ctx, "fn1", "new", "", bytes.NewReader(make([]byte, 11)), 10); !errors.Is(err, domain.ErrPayloadTooLarge) {
+	if _, _, err := objs.Put(ctx, "u1", "fn1", "new", "", bytes.NewReader(make([]byte, 11)), 10); !errors.Is(err, domain.ErrPayloadTooLarge) {
 		t.Fatalf("new over limit: %v", err)
 	}
 	if _, err := objs.Stat(ctx, "fn1", "new"); !errors.Is(err, domain.ErrObjectNotFound) {
@@ -107,5 +107,17 @@ func TestObjectsRoundTrip(t *testing.T) {
 	}
 	if list, _ := objs.List(ctx, "fn2", ""); len(list) != 1 {
 		t.Fatalf("DeleteFunction touched another function: %v", list)
+	}
+	if err := objs.DeleteOwner(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := objs.List(ctx, "fn2", ""); len(list) != 1 {
+		t.Fatalf("DeleteOwner(u1) touched u2's objects: %v", list)
+	}
+	if err := objs.DeleteOwner(ctx, "u2"); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := objs.List(ctx, "fn2", ""); len(list) != 0 {
+		t.Fatalf("after DeleteOwner(u2): %v", list)
 	}
 }
