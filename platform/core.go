@@ -65,6 +65,7 @@ type Core struct {
 	Queue      *natsstore.Queue
 	Workers    *natsstore.WorkerRegistry
 	Leases     *natsstore.LeaseStore
+	Objects    *natsstore.Objects // functions' objects (issue 10)
 	// ExecutionService and UserService are the services behind the
 	// routes.
 	ExecutionService *service.Executions
@@ -106,6 +107,9 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 		Workers:    natsstore.NewWorkerRegistry(b.Workers),
 		Leases:     natsstore.NewLeaseStore(b.Active),
 	}
+	if c.Objects, err = natsstore.NewObjects(ctx, js); err != nil {
+		return nil, fmt.Errorf("core: %w", err)
+	}
 	tokens := auth.NewTokens(o.Secret, o.TokenTTL)
 	passwords := &auth.Passwords{Cost: o.BcryptCost}
 	health := map[string]func(context.Context) error{"nats": c.checkNATS}
@@ -117,15 +121,18 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	deadLetters := natsstore.NewDeadLetterStore(b.DeadLetters)
 	users := service.NewUsers(c.Users, tokens, passwords, c.Functions, c.Executions, deadLetters)
 	users.Log = o.Logger.Named("users")
+	users.OnDelete(c.Objects)
 	c.UserService = users
 	executions.DeadLetters = deadLetters
 	executions.Idempotency = natsstore.NewIdempotencyStore(b.Idempotency)
 	c.ExecutionService = executions
 	o.Sweeper.Policy = o.Policy
 	c.Sweeper = NewSweeper(b, js, o.Sweeper, o.Holder, o.Logger.Named("sweeper"))
+	functions := service.NewFunctions(c.Functions)
+	functions.OnDelete(c.Objects.DeleteFunctionHook)
 	c.Deps = api.Deps{
 		Users:      users,
-		Functions:  service.NewFunctions(c.Functions),
+		Functions:  functions,
 		Executions: executions,
 		Health:     health,
 		Workers:    api.WorkerFuncs{List: c.listWorkers, Pending: c.pendingJobs, Autoscaler: c.autoscalerStatus},
