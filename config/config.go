@@ -56,6 +56,10 @@ type Config struct {
 	// Observability (issue 12).
 	Metrics   bool   // METRICS: "on" (default) serves /api/v1/metrics and sidecar /metrics; "off" disables
 	LogFormat string // LOG_FORMAT: "json" (default) or "console"
+
+	// Objects (issue 10).
+	ObjectMaxBytes       int64 // OBJECT_MAX_BYTES: the largest object
+	FunctionObjectsQuota int64 // FUNCTION_OBJECTS_QUOTA: all of one function's objects together
 }
 
 // FunctionLimits are the admission caps of these settings.
@@ -142,6 +146,9 @@ func LoadHost(get Getter, host Host) (Config, error) {
 
 		Metrics:   r.oneOf("METRICS", "on", "on", "off") == "on",
 		LogFormat: r.oneOf("LOG_FORMAT", "json", "json", "console"),
+
+		ObjectMaxBytes:       r.byteSize("OBJECT_MAX_BYTES", 64<<20, 1, 1<<40),
+		FunctionObjectsQuota: r.byteSize("FUNCTION_OBJECTS_QUOTA", 1<<30, 1, 1<<50),
 	}
 	// Issue 8 part B: containers and admission.
 	c.FunctionUser = r.uidGID("FUNCTION_USER", "65534:65534")

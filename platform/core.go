@@ -79,6 +79,7 @@ type Core struct {
 	Queue      *natsstore.Queue
 	Workers    *natsstore.WorkerRegistry
 	Leases     *natsstore.LeaseStore
+	Objects    *natsstore.Objects // functions' objects (issue 10)
 	// ExecutionService and UserService are the services behind the
 	// routes.
 	ExecutionService *service.Executions
@@ -120,6 +121,9 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 		Workers:    natsstore.NewWorkerRegistry(b.Workers),
 		Leases:     natsstore.NewLeaseStore(b.Active),
 	}
+	if c.Objects, err = natsstore.NewObjects(ctx, js); err != nil {
+		return nil, fmt.Errorf("core: %w", err)
+	}
 	tokens := auth.NewTokens(o.Secret, o.TokenTTL)
 	passwords := &auth.Passwords{Cost: o.BcryptCost}
 	health := map[string]func(context.Context) error{"nats": c.checkNATS}
@@ -131,6 +135,7 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	deadLetters := natsstore.NewDeadLetterStore(b.DeadLetters)
 	users := service.NewUsers(c.Users, tokens, passwords, c.Functions, c.Executions, deadLetters)
 	users.Log = o.Logger.Named("users")
+	users.OnDelete(c.Objects)
 	c.UserService = users
 	executions.DeadLetters = deadLetters
 	executions.Idempotency = natsstore.NewIdempotencyStore(b.Idempotency)
@@ -139,6 +144,7 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	c.Sweeper = NewSweeper(b, js, o.Sweeper, o.Holder, o.Logger.Named("sweeper"))
 	functions := service.NewFunctions(c.Functions)
 	functions.Limits, functions.MaxPerUser = o.Limits, o.MaxFunctionsPerUser
+	functions.OnDelete(c.Objects.DeleteFunctionHook)
 	c.Deps = api.Deps{
 		Users:      users,
 		Functions:  functions,
