@@ -182,6 +182,7 @@ func (h *handler) routes() {
 	const open, authed, body, noBody = false, true, true, false
 	add(http.MethodPost, "/api/v1/users/register", open, body, h.register)
 	add(http.MethodPost, "/api/v1/users/login", open, body, h.login)
+	add(http.MethodPost, "/api/v1/users/logout", authed, noBody, h.logout)
 	add(http.MethodGet, "/api/v1/users/me", authed, noBody, h.getMe)
 	add(http.MethodPut, "/api/v1/users/me", authed, body, h.updateMe)
 	add(http.MethodDelete, "/api/v1/users/me", authed, noBody, h.deleteMe)

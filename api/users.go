@@ -86,6 +86,16 @@ func (h *handler) updateMe(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// logout: POST /api/v1/users/logout → 204; every token of the user issued
+// so far (this one included, on every device) stops working.
+func (h *handler) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := h.deps.Users.Logout(r.Context(), user(r).ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // deleteMe: DELETE /api/v1/users/me → 204; the account's functions,
 // executions (and objects) go with it and its tokens stop working.
 func (h *handler) deleteMe(w http.ResponseWriter, r *http.Request) error {

@@ -29,16 +29,16 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, claims jwt.Claims) st
 func TestIssueThenVerify(t *testing.T) {
 	tk := NewTokens(testSecret, time.Hour)
 	before := time.Now()
-	tok, exp, err := tk.Issue("user-1")
+	tok, exp, err := tk.Issue("user-1", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := exp.Sub(before); d < time.Hour-2*time.Second || d > time.Hour+time.Second {
 		t.Errorf("expiresAt %v is not about an hour after %v", exp, before)
 	}
-	got, err := tk.Verify(tok)
-	if err != nil || got != "user-1" {
-		t.Fatalf("Verify = %q, %v; want user-1, nil", got, err)
+	got, gen, err := tk.Verify(tok)
+	if err != nil || got != "user-1" || gen != 3 {
+		t.Fatalf("Verify = %q, %d, %v; want user-1, 3, nil", got, gen, err)
 	}
 
 	// Claims: sub, iat, exp, jti, HS256 header.
@@ -55,7 +55,7 @@ func TestIssueThenVerify(t *testing.T) {
 	}
 
 	// Two tokens differ by jti even within one second.
-	tok2, _, _ := tk.Issue("user-1")
+	tok2, _, _ := tk.Issue("user-1", 3)
 	if tok2 == tok {
 		t.Error("two issued tokens are identical: jti missing?")
 	}
@@ -106,7 +106,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sub, err := tk.Verify(tc.token)
+			sub, _, err := tk.Verify(tc.token)
 			if tc.ok {
 				if err != nil || sub != "u1" {
 					t.Fatalf("Verify = %q, %v; want u1, nil", sub, err)
@@ -129,12 +129,12 @@ func TestVerify(t *testing.T) {
 
 func TestVerifyUsesClock(t *testing.T) {
 	tk := NewTokens(testSecret, time.Minute)
-	tok, _, err := tk.Issue("u1")
+	tok, _, err := tk.Issue("u1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tk.Now = func() time.Time { return time.Now().Add(2 * time.Minute) }
-	if _, err := tk.Verify(tok); !errors.Is(err, domain.ErrUnauthorized) {
+	if _, _, err := tk.Verify(tok); !errors.Is(err, domain.ErrUnauthorized) {
 		t.Fatalf("Verify after expiry = %v; want ErrUnauthorized", err)
 	}
 }

@@ -48,9 +48,19 @@ func NewTokens(secret []byte, ttl time.Duration) *Tokens {
 // TTL is the lifetime of an issued token.
 func (t *Tokens) TTL() time.Duration { return t.ttl }
 
-// Issue mints a token for userID with claims sub, iat, exp and a random jti.
-// expiresAt is the token's "exp", truncated to whole seconds as in the token.
-func (t *Tokens) Issue(userID string) (token string, expiresAt time.Time, err error) {
+// claims are a token's claims: the registered ones and the user's token
+// generation at issue ("gen", absent for generation 0). A password change or
+// a logout moves the user to the next generation, which revokes every token
+// issued before.
+type claims struct {
+	jwt.RegisteredClaims
+	Generation int `json:"gen,omitempty"`
+}
+
+// Issue mints a token for userID of its token generation, with claims sub,
+// iat, exp, gen and a random jti. expiresAt is the token's "exp", truncated
+// to whole seconds as in the token.
+func (t *Tokens) Issue(userID string, generation int) (token string, expiresAt time.Time, err error) {
 	if userID == "" {
 		return "", time.Time{}, errors.New("issue token: empty user id")
 	}
@@ -60,13 +70,13 @@ func (t *Tokens) Issue(userID string) (token string, expiresAt time.Time, err er
 	}
 	now := t.Now().UTC().Truncate(time.Second)
 	expiresAt = now.Add(t.ttl)
-	claims := jwt.RegisteredClaims{
+	c := claims{RegisteredClaims: jwt.RegisteredClaims{
 		Subject:   userID,
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(expiresAt),
 		ID:        jti,
-	}
-	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	}, Generation: generation}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("issue token: sign: %w", err)
 	}
@@ -74,12 +84,13 @@ func (t *Tokens) Issue(userID string) (token string, expiresAt time.Time, err er
 }
 
 // Verify checks token's signature (HS256 only), expiry (required), issue
-// time (not in the future) and subject (required), and returns the user id.
+// time (not in the future) and subject (required), and returns the user id
+// and the token generation it was issued for.
 // Every failure wraps domain.ErrUnauthorized and carries the same public
 // message; the wrapped detail is for logs only.
-func (t *Tokens) Verify(token string) (userID string, err error) {
-	var claims jwt.RegisteredClaims
-	parsed, err := jwt.ParseWithClaims(token, &claims,
+func (t *Tokens) Verify(token string) (userID string, generation int, err error) {
+	var c claims
+	parsed, err := jwt.ParseWithClaims(token, &c,
 		func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
@@ -87,15 +98,18 @@ func (t *Tokens) Verify(token string) (userID string, err error) {
 		jwt.WithTimeFunc(t.Now),
 	)
 	if err != nil {
-		return "", unauthorized(fmt.Errorf("verify token: %w", err))
+		return "", 0, unauthorized(fmt.Errorf("verify token: %w", err))
 	}
 	if !parsed.Valid {
-		return "", unauthorized(errors.New("verify token: not valid"))
+		return "", 0, unauthorized(errors.New("verify token: not valid"))
 	}
-	if claims.Subject == "" {
-		return "", unauthorized(errors.New("verify token: empty subject"))
+	if c.Subject == "" {
+		return "", 0, unauthorized(errors.New("verify token: empty subject"))
 	}
-	return claims.Subject, nil
+	if c.Generation < 0 {
+		return "", 0, unauthorized(errors.New("verify token: negative generation"))
+	}
+	return c.Subject, c.Generation, nil
 }
 
 // unauthorized wraps detail under the public "invalid or expired token"

@@ -11,6 +11,9 @@ type User struct {
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	PasswordHash string    `json:"-"`
+	// TokenGeneration counts password changes and logouts: only tokens
+	// issued for the current generation are accepted.
+	TokenGeneration int `json:"-"`
 }
 
 // Network modes of a function's container.

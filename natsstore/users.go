@@ -31,27 +31,31 @@ type userRecord struct {
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	PasswordHash string    `json:"password_hash"`
+	// TokenGeneration: absent in records written before it existed (0).
+	TokenGeneration int `json:"token_generation,omitempty"`
 }
 
 func newUserRecord(u *domain.User) userRecord {
 	return userRecord{
-		ID:           u.ID,
-		Username:     u.Username,
-		Email:        u.Email,
-		CreatedAt:    u.CreatedAt,
-		UpdatedAt:    u.UpdatedAt,
-		PasswordHash: u.PasswordHash,
+		ID:              u.ID,
+		Username:        u.Username,
+		Email:           u.Email,
+		CreatedAt:       u.CreatedAt,
+		UpdatedAt:       u.UpdatedAt,
+		PasswordHash:    u.PasswordHash,
+		TokenGeneration: u.TokenGeneration,
 	}
 }
 
 func (r userRecord) user() *domain.User {
 	return &domain.User{
-		ID:           r.ID,
-		Username:     r.Username,
-		Email:        r.Email,
-		CreatedAt:    r.CreatedAt,
-		UpdatedAt:    r.UpdatedAt,
-		PasswordHash: r.PasswordHash,
+		ID:              r.ID,
+		Username:        r.Username,
+		Email:           r.Email,
+		CreatedAt:       r.CreatedAt,
+		UpdatedAt:       r.UpdatedAt,
+		PasswordHash:    r.PasswordHash,
+		TokenGeneration: r.TokenGeneration,
 	}
 }
 

@@ -15,8 +15,8 @@ import (
 
 // TokenService issues and verifies access tokens (auth.Tokens).
 type TokenService interface {
-	Issue(userID string) (token string, expiresAt time.Time, err error)
-	Verify(token string) (userID string, err error)
+	Issue(userID string, generation int) (token string, expiresAt time.Time, err error)
+	Verify(token string) (userID string, generation int, err error)
 }
 
 // PasswordHasher hashes and checks passwords (auth.Passwords). CheckAbsent
@@ -132,7 +132,7 @@ func (s *Users) Login(ctx context.Context, username, password string) (*Login, e
 		}
 		return nil, fmt.Errorf("login %q: %w", username, err)
 	}
-	token, exp, err := s.tokens.Issue(u.ID)
+	token, exp, err := s.tokens.Issue(u.ID, u.TokenGeneration)
 	if err != nil {
 		return nil, fmt.Errorf("login %q: %w", username, err)
 	}
@@ -140,10 +140,11 @@ func (s *Users) Login(ctx context.Context, username, password string) (*Login, e
 }
 
 // Authenticate verifies token and returns its user. A token whose user no
-// longer exists is domain.ErrUnauthorized, like an invalid one: deleting an
-// account revokes its tokens.
+// longer exists, or that was issued before the user's last password change
+// or logout (an older token generation), is domain.ErrUnauthorized, like an
+// invalid one.
 func (s *Users) Authenticate(ctx context.Context, token string) (*domain.User, error) {
-	id, err := s.tokens.Verify(token)
+	id, gen, err := s.tokens.Verify(token)
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
@@ -155,7 +156,25 @@ func (s *Users) Authenticate(ctx context.Context, token string) (*domain.User, e
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
+	if gen != u.TokenGeneration {
+		return nil, fmt.Errorf("authenticate: %w: token generation %d, user at %d",
+			domain.Errorf(domain.ErrUnauthorized, "invalid or expired token"), gen, u.TokenGeneration)
+	}
 	return u, nil
+}
+
+// Logout revokes every token of user id issued so far (on every device):
+// the user moves to the next token generation.
+func (s *Users) Logout(ctx context.Context, id string) error {
+	_, err := s.store.Update(ctx, id, func(u *domain.User) error {
+		u.TokenGeneration++
+		u.UpdatedAt = s.Now.now()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("logout %s: %w", id, err)
+	}
+	return nil
 }
 
 // Get returns the user with id (domain.ErrUserNotFound when absent).
@@ -170,7 +189,8 @@ func (s *Users) Get(ctx context.Context, id string) (*domain.User, error) {
 // Update changes the email and/or the password of user id. At least one
 // must be given; each is validated before anything is written. The write is
 // revision-checked by the store, so a concurrent update is not lost.
-// Tokens issued before a password change stay valid until they expire.
+// A password change revokes every token issued before it (the caller logs
+// in again).
 func (s *Users) Update(ctx context.Context, id string, up UserUpdate) (*domain.User, error) {
 	if up.Email == nil && up.Password == nil {
 		return nil, domain.Invalid("nothing to update: give email and/or password")
@@ -198,6 +218,7 @@ func (s *Users) Update(ctx context.Context, id string, up UserUpdate) (*domain.U
 		}
 		if up.Password != nil {
 			u.PasswordHash = hash
+			u.TokenGeneration++
 		}
 		u.UpdatedAt = now
 		return nil

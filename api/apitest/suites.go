@@ -85,6 +85,7 @@ const (
 func UserCases(t *testing.T, f *Fixture) []Case {
 	alice := f.Register(t, "alice")
 	bob := f.Register(t, "bob")
+	dan := f.Register(t, "dan")
 	bobFn := f.CreateFunction(t, bob, "bobs-fn", nil)
 	f.Enqueue(t, bob, bobFn, "x")
 	carol := f.Name("carol")
@@ -173,18 +174,6 @@ func UserCases(t *testing.T, f *Fixture) []Case {
 			Check: func(t *testing.T, r *Response) {
 				wantFields(t, r, map[string]any{"id": alice.ID, "email": newEmail})
 			}},
-		Case{Name: "update my password", Method: put, Path: "/api/v1/users/me", Token: alice.Token,
-			Body: map[string]string{"password": newPw}, Status: s200,
-			Check: func(t *testing.T, r *Response) {
-				if bytes.Contains(r.Body, []byte(newPw)) {
-					t.Error("answer contains the password")
-				}
-				f.Login(t, alice.Username, newPw)
-				old := f.Do(t, post, "/api/v1/users/login", "", map[string]string{"username": alice.Username, "password": alice.Password})
-				if old.Status != s401 {
-					t.Errorf("old password: status %d, want 401", old.Status)
-				}
-			}},
 		Case{Name: "update with nothing", Method: put, Path: "/api/v1/users/me", Token: alice.Token,
 			Body: map[string]string{}, Status: s400, Code: invalid},
 		Case{Name: "update with a bad email", Method: put, Path: "/api/v1/users/me", Token: alice.Token,
@@ -196,6 +185,33 @@ func UserCases(t *testing.T, f *Fixture) []Case {
 		Case{Name: "failed updates changed nothing", Method: get, Path: "/api/v1/users/me", Token: alice.Token, Status: s200,
 			Check: func(t *testing.T, r *Response) {
 				wantFields(t, r, map[string]any{"email": newEmail, "username": alice.Username})
+			}},
+		Case{Name: "update my password", Method: put, Path: "/api/v1/users/me", Token: alice.Token,
+			Body: map[string]string{"password": newPw}, Status: s200,
+			Check: func(t *testing.T, r *Response) {
+				if bytes.Contains(r.Body, []byte(newPw)) {
+					t.Error("answer contains the password")
+				}
+				fresh := f.Login(t, alice.Username, newPw)
+				if r := f.Do(t, get, "/api/v1/users/me", alice.Token, nil); r.Status != s401 || r.ErrorCode() != unauth {
+					t.Errorf("token from before the password change: %d %s, want 401", r.Status, r.ErrorCode())
+				}
+				f.must(t, s200, get, "/api/v1/users/me", fresh, nil)
+				old := f.Do(t, post, "/api/v1/users/login", "", map[string]string{"username": alice.Username, "password": alice.Password})
+				if old.Status != s401 {
+					t.Errorf("old password: status %d, want 401", old.Status)
+				}
+			}},
+		Case{Name: "logout", Method: post, Path: "/api/v1/users/logout", Token: dan.Token, Status: s204},
+		Case{Name: "token after logout", Method: get, Path: "/api/v1/users/me", Token: dan.Token, Status: s401, Code: unauth},
+		Case{Name: "logout again with the revoked token", Method: post, Path: "/api/v1/users/logout", Token: dan.Token, Status: s401, Code: unauth},
+		Case{Name: "logout without a token", Method: post, Path: "/api/v1/users/logout", Status: s401, Code: unauth},
+		Case{Name: "login after logout", Method: post, Path: "/api/v1/users/login",
+			Body: map[string]string{"username": dan.Username, "password": dan.Password}, Status: s200,
+			Check: func(t *testing.T, r *Response) {
+				var l struct{ Token string }
+				r.Decode(t, &l)
+				f.must(t, s200, get, "/api/v1/users/me", l.Token, nil)
 			}},
 		Case{Name: "delete me", Method: del, Path: "/api/v1/users/me", Token: bob.Token, Status: s204},
 		Case{Name: "deleted user's token on me", Method: get, Path: "/api/v1/users/me", Token: bob.Token, Status: s401, Code: unauth},
