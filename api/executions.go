@@ -88,6 +88,14 @@ func (h *handler) createExecution(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	owner := user(r).ID
+	// The wait slot is taken before the execution exists, so whoever sees
+	// the execution knows its request holds a slot. Past the cap the
+	// request does not wait: 202 at once, as after WaitTimeout.
+	if wait {
+		if wait = h.waits.acquire(owner); wait {
+			defer h.waits.release(owner)
+		}
+	}
 	key, hasKey := r.Header[http.CanonicalHeaderKey(IdempotencyKeyHeader)]
 	if hasKey && (len(key) != 1 || key[0] == "") {
 		return domain.Invalid("Idempotency-Key must be given once, 1 to %d printable characters", domain.MaxIdempotencyKeyBytes)

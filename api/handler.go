@@ -132,6 +132,9 @@ type Deps struct {
 	// a login whose username or address has none left answers 429. Nil: no
 	// limit.
 	LoginLimit *ratelimit.Window
+	// MaxWaitsPerUser caps the ?wait=true requests one user has open at
+	// once; past it a request answers 202 at once. 0: no cap.
+	MaxWaitsPerUser int
 	// Requests, when set, records every request by route pattern.
 	Requests RequestObserver
 }
@@ -147,6 +150,7 @@ type handler struct {
 	deps   Deps
 	log    *zap.Logger
 	router router
+	waits  *waitSlots
 }
 
 // New returns the API handler. It panics when a service is missing or an
@@ -164,7 +168,7 @@ func New(deps Deps, logger *zap.Logger) http.Handler {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	h := &handler{deps: deps, log: logger}
+	h := &handler{deps: deps, log: logger, waits: newWaitSlots(deps.MaxWaitsPerUser)}
 	h.routes()
 	for _, x := range deps.Extra {
 		hh := x.Handler

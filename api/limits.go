@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/faasplatform/faas/domain"
@@ -92,3 +93,45 @@ func (h *handler) failedLogin(r *http.Request, username string) {
 
 // healthPattern is the health route, which no rate limit counts (probes).
 const healthPattern = "/api/v1/health"
+
+// waitSlots caps the ?wait=true requests each user has open at once
+// (Deps.MaxWaitsPerUser): each holds a watcher on NATS for up to
+// WaitTimeout. A nil *waitSlots has no cap.
+type waitSlots struct {
+	max int
+	mu  sync.Mutex
+	n   map[string]int
+}
+
+func newWaitSlots(max int) *waitSlots {
+	if max <= 0 {
+		return nil
+	}
+	return &waitSlots{max: max, n: map[string]int{}}
+}
+
+// acquire takes one of user's slots, false when all are taken.
+func (s *waitSlots) acquire(user string) bool {
+	if s == nil {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n[user] >= s.max {
+		return false
+	}
+	s.n[user]++
+	return true
+}
+
+// release gives back a slot acquire took.
+func (s *waitSlots) release(user string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n[user]--; s.n[user] <= 0 {
+		delete(s.n, user)
+	}
+}

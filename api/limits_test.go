@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/faasplatform/faas/api/apitest"
+	"github.com/faasplatform/faas/internal/eventually"
 	"github.com/faasplatform/faas/ratelimit"
 )
 
@@ -78,4 +79,83 @@ func TestLoginRateLimit(t *testing.T) {
 	apitest.Check(t, apitest.Case{Status: http.StatusTooManyRequests, Code: "rate_limited"}, login(f.Name("dave"), "whatever-pw"))
 	// A token already issued still works.
 	apitest.Check(t, apitest.Case{Status: http.StatusOK}, apitest.Do(t, base, http.MethodGet, "/api/v1/users/me", carol.Token, nil, nil))
+}
+
+// TestWaitCap: with MaxWaitsPerUser 1, a second ?wait=true of the same user
+// answers 202 pending at once while the first still waits; another user
+// still waits; once the first has ended, a wait is possible again. Nothing
+// runs the executions (no worker): each wait ends when the test cancels its
+// execution.
+func TestWaitCap(t *testing.T) {
+	st := apitest.NewStack(t)
+	st.Deps.MaxWaitsPerUser, st.Deps.WaitTimeout = 1, 5*time.Minute
+	base := st.Serve(t)
+	f := apitest.NewFixture(t, base, st.Secret)
+	alice, bob := f.Register(t, "alice"), f.Register(t, "bob")
+	fa := f.CreateFunction(t, alice, "waiter", nil)
+	fb := f.CreateFunction(t, bob, "waiter", nil)
+
+	// waitFor starts a ?wait=true run of fn as u and returns its answer's
+	// channel and the id of its execution once it exists (its request then
+	// holds a wait slot: the slot is taken before the execution is made).
+	waitFor := func(u *apitest.User, fn string) (<-chan *apitest.Response, string) {
+		seen := map[string]bool{}
+		for _, e := range listExecutions(t, f, u) {
+			seen[e] = true
+		}
+		ch := make(chan *apitest.Response, 1)
+		go func() {
+			ch <- apitest.Do(t, base, http.MethodPost, "/api/v1/executions?wait=true", u.Token,
+				map[string]any{"function_id": fn}, nil)
+		}()
+		var id string
+		eventually.True(t, 30*time.Second, func() bool {
+			for _, e := range listExecutions(t, f, u) {
+				if !seen[e] {
+					id = e
+					return true
+				}
+			}
+			return false
+		}, "the waiting execution never appeared")
+		return ch, id
+	}
+	cancel := func(u *apitest.User, id string) {
+		apitest.Check(t, apitest.Case{Status: http.StatusOK},
+			apitest.Do(t, base, http.MethodDelete, "/api/v1/executions/"+id, u.Token, nil, nil))
+	}
+	ended := func(ch <-chan *apitest.Response, what string) {
+		r := <-ch
+		if r.Status != http.StatusOK || r.Map(t)["status"] != "cancelled" {
+			t.Errorf("%s: %d %s, want 200 cancelled after waiting", what, r.Status, r.Body)
+		}
+	}
+
+	first, firstID := waitFor(alice, fa)
+	r := apitest.Do(t, base, http.MethodPost, "/api/v1/executions?wait=true", alice.Token, map[string]any{"function_id": fa}, nil)
+	if r.Status != http.StatusAccepted || r.Map(t)["status"] != "pending" {
+		t.Fatalf("second wait of alice: %d %s, want 202 pending at once", r.Status, r.Body)
+	}
+	other, otherID := waitFor(bob, fb)
+	cancel(alice, firstID)
+	ended(first, "alice's first wait")
+	cancel(bob, otherID)
+	ended(other, "bob's wait")
+	again, againID := waitFor(alice, fa)
+	cancel(alice, againID)
+	ended(again, "alice's wait after the first ended")
+}
+
+// listExecutions returns the ids of u's executions.
+func listExecutions(t *testing.T, f *apitest.Fixture, u *apitest.User) []string {
+	t.Helper()
+	var l struct{ Executions []struct{ ID string } }
+	r := f.Do(t, http.MethodGet, "/api/v1/executions", u.Token, nil)
+	apitest.Check(t, apitest.Case{Status: http.StatusOK}, r)
+	r.Decode(t, &l)
+	ids := make([]string, len(l.Executions))
+	for i, e := range l.Executions {
+		ids[i] = e.ID
+	}
+	return ids
 }

@@ -45,6 +45,7 @@ type Config struct {
 	RateLimit               int           // RATE_LIMIT: requests per window per user (per address before login); 0: off
 	RateLimitWindow         time.Duration // RATE_LIMIT_WINDOW: the window of RATE_LIMIT and LOGIN_RATE_LIMIT
 	LoginRateLimit          int           // LOGIN_RATE_LIMIT: failed logins per window per username and per address; 0: off
+	MaxWaitsPerUser         int           // MAX_WAITS_PER_USER: open ?wait=true requests per user; past it 202 at once
 
 	// Issue 8 part B: containers and admission.
 	FunctionUser        string   // FUNCTION_USER: uid:gid functions run as
@@ -143,6 +144,7 @@ func LoadHost(get Getter, host Host) (Config, error) {
 		RateLimit:               r.integer("RATE_LIMIT", 6000, 0, 1_000_000_000),
 		RateLimitWindow:         r.duration("RATE_LIMIT_WINDOW", time.Minute, time.Second, 24*time.Hour),
 		LoginRateLimit:          r.integer("LOGIN_RATE_LIMIT", 10, 0, 1_000_000_000),
+		MaxWaitsPerUser:         r.integer("MAX_WAITS_PER_USER", 20, 1, 100_000),
 
 		Metrics:   r.oneOf("METRICS", "on", "on", "off") == "on",
 		LogFormat: r.oneOf("LOG_FORMAT", "json", "json", "console"),

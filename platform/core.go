@@ -61,6 +61,8 @@ type CoreOptions struct {
 	// address; 0 turns each off.
 	RateLimit, LoginRateLimit int
 	RateLimitWindow           time.Duration
+	// MaxWaitsPerUser caps each user's open ?wait=true requests; 0: none.
+	MaxWaitsPerUser int
 	// Limits are the operator's caps on functions (FUNCTION_*).
 	Limits domain.FunctionLimits
 	// MaxFunctionsPerUser is USER_MAX_FUNCTIONS; 0: no cap.
@@ -155,6 +157,7 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 		RateLimit:       ratelimit.New(o.RateLimit, o.RateLimitWindow, nil),
 		RateLimitWindow: o.RateLimitWindow,
 		LoginLimit:      ratelimit.New(o.LoginRateLimit, o.RateLimitWindow, nil),
+		MaxWaitsPerUser: o.MaxWaitsPerUser,
 	}
 	sctx, stop := context.WithCancel(context.Background())
 	c.stopSweeper, c.sweeperDone = stop, make(chan struct{})

@@ -100,7 +100,8 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 		Secret: key, TokenTTL: cfg.TokenExpiration, Logger: log, Policy: cfg.RetryPolicy(),
 		Health:    map[string]func(context.Context) error{"docker": dockerCheck(rt)},
 		RateLimit: cfg.RateLimit, LoginRateLimit: cfg.LoginRateLimit, RateLimitWindow: cfg.RateLimitWindow,
-		Limits: cfg.FunctionLimits(), MaxFunctionsPerUser: cfg.UserMaxFunctions,
+		MaxWaitsPerUser: cfg.MaxWaitsPerUser,
+		Limits:          cfg.FunctionLimits(), MaxFunctionsPerUser: cfg.UserMaxFunctions,
 	})
 	if err != nil {
 		nc.Close()
