@@ -569,9 +569,10 @@ func ValidationCases(t *testing.T, f *Fixture) []Case {
 	for i := range 64 {
 		env64[fmt.Sprintf("V%d", i)] = "x"
 	}
+	// Bounds within any host's default admission caps (FUNCTION_MAX_MEMORY_MB, FUNCTION_MAX_CPUS).
 	for i, ok := range []map[string]any{
-		{"timeout": 1}, {"timeout": 300}, {"memory_mb": 6}, {"memory_mb": 16384},
-		{"cpus": 0.01}, {"cpus": 64}, {"network": "internal"}, {"network": "none"},
+		{"timeout": 1}, {"timeout": 300}, {"memory_mb": 6}, {"memory_mb": 512},
+		{"cpus": 0.01}, {"cpus": 1}, {"network": "internal"}, {"network": "none"},
 		{"env": env64}, {"env": map[string]string{"_x": "", "faas": "ok"}},
 		{"env": map[string]string{strings.Repeat("K", 128): strings.Repeat("v", 4096)}},
 		{"description": strings.Repeat("d", 1024)},
