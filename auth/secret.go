@@ -25,13 +25,30 @@ const SecretFile = "jwt_secret"
 // The returned secret is the file's text without surrounding whitespace, so
 // an operator may also put a secret of their own there.
 func LoadOrCreateSecret(dataDir string) ([]byte, error) {
+	return loadOrCreate(dataDir, SecretFile)
+}
+
+// NATSPasswordFile is the name of the embedded NATS server's generated
+// password under DATA_DIR.
+const NATSPasswordFile = "nats_password"
+
+// LoadOrCreateNATSPassword returns the password of the embedded NATS
+// server's user, kept in <dataDir>/nats_password and created on first use
+// exactly as LoadOrCreateSecret creates the JWT secret (mode 0600).
+func LoadOrCreateNATSPassword(dataDir string) (string, error) {
+	b, err := loadOrCreate(dataDir, NATSPasswordFile)
+	return string(b), err
+}
+
+// loadOrCreate is LoadOrCreateSecret for the file name under dataDir.
+func loadOrCreate(dataDir, name string) ([]byte, error) {
 	if dataDir == "" {
-		return nil, errors.New("jwt secret: empty data directory")
+		return nil, fmt.Errorf("%s: empty data directory", name)
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("jwt secret: create data directory: %w", err)
+		return nil, fmt.Errorf("%s: create data directory: %w", name, err)
 	}
-	path := filepath.Join(dataDir, SecretFile)
+	path := filepath.Join(dataDir, name)
 
 	secret, err := readSecret(path)
 	if err == nil {
@@ -43,25 +60,25 @@ func LoadOrCreateSecret(dataDir string) ([]byte, error) {
 
 	text, err := randomHex(32)
 	if err != nil {
-		return nil, fmt.Errorf("jwt secret: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return readSecret(path) // another process won the race
 	}
 	if err != nil {
-		return nil, fmt.Errorf("jwt secret: create %s: %w", path, err)
+		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	if _, err := f.WriteString(text + "\n"); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("jwt secret: write %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("jwt secret: sync %s: %w", path, err)
+		return nil, fmt.Errorf("sync %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("jwt secret: close %s: %w", path, err)
+		return nil, fmt.Errorf("close %s: %w", path, err)
 	}
 	return []byte(text), nil
 }
@@ -73,10 +90,10 @@ func readSecret(path string) ([]byte, error) {
 	err := retry.Do(context.Background(), retry.Policy{Tries: 20, Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond}, func() error {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return retry.Permanent(fmt.Errorf("jwt secret: read %s: %w", path, err))
+			return retry.Permanent(fmt.Errorf("read %s: %w", path, err))
 		}
 		if secret = bytes.TrimSpace(b); len(secret) < MinSecretBytes {
-			return fmt.Errorf("jwt secret: %s holds fewer than %d bytes", path, MinSecretBytes)
+			return fmt.Errorf("%s holds fewer than %d bytes", path, MinSecretBytes)
 		}
 		return nil
 	})

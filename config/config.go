@@ -46,6 +46,10 @@ type Config struct {
 	RateLimitWindow         time.Duration // RATE_LIMIT_WINDOW: the window of RATE_LIMIT and LOGIN_RATE_LIMIT
 	LoginRateLimit          int           // LOGIN_RATE_LIMIT: failed logins per window per username and per address; 0: off
 	MaxWaitsPerUser         int           // MAX_WAITS_PER_USER: open ?wait=true requests per user; past it 202 at once
+	NATSUser                string        // NATS_USER: with NATS_PASSWORD; empty with the embedded server: "faas" and a generated password
+	NATSPassword            string        // NATS_PASSWORD
+	NATSCreds               string        // NATS_CREDS: a .creds file for an external server
+	NATSCA                  string        // NATS_CA: root CA (PEM) of a tls:// server
 
 	// Issue 8 part B: containers and admission.
 	FunctionUser        string   // FUNCTION_USER: uid:gid functions run as
@@ -145,6 +149,10 @@ func LoadHost(get Getter, host Host) (Config, error) {
 		RateLimitWindow:         r.duration("RATE_LIMIT_WINDOW", time.Minute, time.Second, 24*time.Hour),
 		LoginRateLimit:          r.integer("LOGIN_RATE_LIMIT", 10, 0, 1_000_000_000),
 		MaxWaitsPerUser:         r.integer("MAX_WAITS_PER_USER", 20, 1, 100_000),
+		NATSUser:                r.str("NATS_USER", ""),
+		NATSPassword:            r.get("NATS_PASSWORD"), // a secret: never echoed
+		NATSCreds:               r.str("NATS_CREDS", ""),
+		NATSCA:                  r.str("NATS_CA", ""),
 
 		Metrics:   r.oneOf("METRICS", "on", "on", "off") == "on",
 		LogFormat: r.oneOf("LOG_FORMAT", "json", "json", "console"),
@@ -159,6 +167,12 @@ func LoadHost(get Getter, host Host) (Config, error) {
 	c.FunctionMaxCPUs = r.float("FUNCTION_MAX_CPUS", float64(max(host.CPUs, 1)), 0.01, 1024)
 	c.UserMaxFunctions = r.integer("USER_MAX_FUNCTIONS", 100, 1, 1_000_000)
 
+	if r.err == nil && (c.NATSUser == "") != (c.NATSPassword == "") {
+		r.err = fmt.Errorf("%w: NATS_USER and NATS_PASSWORD must be set together", ErrInvalid)
+	}
+	if r.err == nil && c.NATSCreds != "" && c.NATSURL == "" {
+		r.err = fmt.Errorf("%w: NATS_CREDS is for an external server: set NATS_URL too", ErrInvalid)
+	}
 	if r.err == nil && c.MinWorkers > c.MaxWorkers {
 		r.fail("MIN_WORKERS", strconv.Itoa(c.MinWorkers), fmt.Sprintf("must not exceed MAX_WORKERS (%d)", c.MaxWorkers))
 	}

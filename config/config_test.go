@@ -47,6 +47,12 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"FUNCTION_MAX_MEMORY_MB", "1"},
 		{"FUNCTION_MAX_CPUS", "none"},
 		{"FUNCTION_MAX_CPUS", "0"},
+		{"MAX_WAITS_PER_USER", "0"},
+		{"RATE_LIMIT", "-1"},
+		{"RATE_LIMIT_WINDOW", "0s"},
+		{"NATS_USER", "faas"},             // without NATS_PASSWORD
+		{"NATS_PASSWORD", "secret-value"}, // without NATS_USER
+		{"NATS_CREDS", "/etc/faas.creds"}, // without NATS_URL
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.val, func(t *testing.T) {
@@ -57,7 +63,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.key) {
 				t.Fatalf("error %q does not name %s", err, tc.key)
 			}
-			if tc.key == "JWT_SECRET" && strings.Contains(err.Error(), tc.val) {
+			if (tc.key == "JWT_SECRET" || tc.key == "NATS_PASSWORD") && strings.Contains(err.Error(), tc.val) {
 				t.Fatalf("error leaks the secret: %q", err)
 			}
 		})

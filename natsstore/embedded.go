@@ -38,6 +38,9 @@ type EmbeddedOptions struct {
 	// Logger receives the server's log when set; the server is silent
 	// otherwise.
 	Logger *zap.Logger
+	// User and Password, when set, are the one account clients must give:
+	// an anonymous client is refused.
+	User, Password string
 }
 
 // StartEmbedded starts a NATS server with JetStream on file storage under
@@ -60,6 +63,8 @@ func StartEmbedded(opts EmbeddedOptions) (*server.Server, error) {
 		StoreDir:   opts.StoreDir,
 		NoSigs:     true,
 		NoLog:      opts.Logger == nil,
+		Username:   opts.User,
+		Password:   opts.Password,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start embedded nats: %w", err)
@@ -95,12 +100,36 @@ func (s serverLogger) Errorf(format string, v ...any)  { s.l.Errorf(format, v...
 func (s serverLogger) Debugf(format string, v ...any)  { s.l.Debugf(format, v...) }
 func (s serverLogger) Tracef(format string, v ...any)  { s.l.Debugf(format, v...) }
 
+// Credentials are how a client proves itself to NATS: a user and password,
+// or a .creds file (JWT and nkey seed), and optionally the root CA of a
+// tls:// server. The zero value connects anonymously. The secrets never go
+// into an error or a log line.
+type Credentials struct {
+	User, Password string
+	CredsFile      string // NATS_CREDS
+	CAFile         string // NATS_CA
+}
+
+func (c Credentials) options() []nats.Option {
+	var opts []nats.Option
+	if c.User != "" || c.Password != "" {
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	}
+	if c.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(c.CredsFile))
+	}
+	if c.CAFile != "" {
+		opts = append(opts, nats.RootCAs(c.CAFile))
+	}
+	return opts
+}
+
 // Connect dials url as the client called name and returns the connection and
 // its JetStream handle. It keeps trying a refused first connection until ctx
 // ends (or for 10 s when ctx has no deadline), so a worker started just
 // before the server still connects; once connected, the client reconnects
 // forever after a drop. The caller closes the connection (Drain or Close).
-func Connect(ctx context.Context, url, name string) (*nats.Conn, jetstream.JetStream, error) {
+func Connect(ctx context.Context, url, name string, creds Credentials) (*nats.Conn, jetstream.JetStream, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, connectWindow)
@@ -114,11 +143,15 @@ func Connect(ctx context.Context, url, name string) (*nats.Conn, jetstream.JetSt
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.PingInterval(20 * time.Second),
 	}
+	opts = append(opts, creds.options()...)
 	var nc *nats.Conn
 	var js jetstream.JetStream
 	var lastErr error
 	err := retry.Do(ctx, retry.Policy{Tries: math.MaxInt32, Initial: 250 * time.Millisecond, Max: time.Second}, func() error {
 		c, err := nats.Connect(url, opts...)
+		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) {
+			return retry.Permanent(err) // wrong credentials stay wrong
+		}
 		if err != nil {
 			lastErr = err
 			return err

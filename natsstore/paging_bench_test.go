@@ -32,7 +32,7 @@ func BenchmarkListPage(b *testing.B) {
 		srv.WaitForShutdown()
 	})
 	ctx := context.Background()
-	nc, js, err := Connect(ctx, srv.ClientURL(), "bench")
+	nc, js, err := Connect(ctx, srv.ClientURL(), "bench", Credentials{})
 	if err != nil {
 		b.Fatalf("Connect: %v", err)
 	}

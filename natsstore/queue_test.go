@@ -201,7 +201,7 @@ func TestConsumerWithoutSetup(t *testing.T) {
 	}
 	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
 	ctx := testContext(t)
-	nc, js, err := Connect(ctx, srv.ClientURL(), "test")
+	nc, js, err := Connect(ctx, srv.ClientURL(), "test", Credentials{})
 	if err != nil {
 		t.Fatal(err)
 	}

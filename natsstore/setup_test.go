@@ -2,8 +2,10 @@ package natsstore
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +34,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		srv.WaitForShutdown()
 	})
 	ctx := testContext(t)
-	nc, js, err := Connect(ctx, srv.ClientURL(), "test")
+	nc, js, err := Connect(ctx, srv.ClientURL(), "test", Credentials{})
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -132,7 +134,7 @@ func TestConnectWaitsForServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 	go func() {
-		nc, _, err := Connect(ctx, "nats://127.0.0.1:"+strconv.Itoa(port), "early-worker")
+		nc, _, err := Connect(ctx, "nats://127.0.0.1:"+strconv.Itoa(port), "early-worker", Credentials{})
 		done <- result{nc, err}
 	}()
 
@@ -160,7 +162,47 @@ func TestConnectWaitsForServer(t *testing.T) {
 func TestConnectGivesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 	defer cancel()
-	if _, _, err := Connect(ctx, "nats://127.0.0.1:1", "nobody"); err == nil {
+	if _, _, err := Connect(ctx, "nats://127.0.0.1:1", "nobody", Credentials{}); err == nil {
 		t.Fatal("Connect to a closed port: no error")
 	}
+}
+
+// TestEmbeddedRequiresCredentials: an embedded server with a user refuses
+// anonymous clients and wrong passwords at once (no retrying until the
+// deadline), and takes the right pair.
+func TestEmbeddedRequiresCredentials(t *testing.T) {
+	srv, err := StartEmbedded(EmbeddedOptions{Port: -1, StoreDir: t.TempDir(), User: "faas", Password: "s3cret-password-0123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, c := range []struct {
+		name  string
+		creds Credentials
+	}{
+		{"anonymous", Credentials{}},
+		{"wrong password", Credentials{User: "faas", Password: "guess"}},
+		{"unknown user", Credentials{User: "root", Password: "s3cret-password-0123"}},
+	} {
+		_, _, err := Connect(ctx, srv.ClientURL(), "intruder", c.creds)
+		if !errors.Is(err, nats.ErrAuthorization) {
+			t.Errorf("%s: %v, want an authorization violation", c.name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: the error shows the password: %v", c.name, err)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("refused connections were retried until the deadline")
+	}
+	nc, _, err := Connect(ctx, srv.ClientURL(), "platform", Credentials{User: "faas", Password: "s3cret-password-0123"})
+	if err != nil {
+		t.Fatalf("right credentials: %v", err)
+	}
+	nc.Close()
 }

@@ -53,7 +53,7 @@ func (a *Autoscaler) Run(ctx context.Context) error {
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	url := clientURL(a.cfg)
-	nc, js, err := natsstore.Connect(startCtx, url, "faas-autoscaler")
+	nc, js, err := connectNATS(startCtx, a.cfg, url, "faas-autoscaler")
 	if err != nil {
 		return fmt.Errorf("autoscaler: connect to nats: %w", err)
 	}
@@ -77,7 +77,11 @@ func (a *Autoscaler) run(ctx context.Context, nc *nats.Conn, b *natsstore.Bucket
 		holder = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), newWorkerID())
 	}
 	log := a.log
-	env := workerEnv(a.cfg, natsURL)
+	creds, err := natsCredentials(a.cfg)
+	if err != nil {
+		return fmt.Errorf("autoscaler: %w", err)
+	}
+	env := workerEnv(a.cfg, natsURL, creds)
 
 	var backend autoscaler.Backend
 	var stopBackend func()
@@ -145,8 +149,10 @@ func (a *Autoscaler) spawner(env []string) autoscaler.Spawner {
 
 // workerEnv is what a worker started by the autoscaler is told: where NATS
 // is and the settings of this process that workers read; a container gets
-// these and the worker settings of this environment, nothing else.
-func workerEnv(cfg config.Config, natsURL string) []string {
+// these and the worker settings of this environment, nothing else. The
+// NATS credentials go in the environment, never on a command line (which
+// any local user can read).
+func workerEnv(cfg config.Config, natsURL string, creds natsstore.Credentials) []string {
 	env := []string{
 		"NATS_URL=" + natsURL,
 		"MAX_CONCURRENT_EXECUTIONS=" + strconv.Itoa(cfg.MaxConcurrentExecutions),
@@ -155,10 +161,19 @@ func workerEnv(cfg config.Config, natsURL string) []string {
 		"LOG_LEVEL=" + cfg.LogLevel.String(),
 		"WORKER_ADDRESS=" + cfg.WorkerAddress,
 	}
+	if creds.User != "" {
+		env = append(env, "NATS_USER="+creds.User, "NATS_PASSWORD="+creds.Password)
+	}
+	if creds.CredsFile != "" {
+		env = append(env, "NATS_CREDS="+creds.CredsFile)
+	}
+	if creds.CAFile != "" {
+		env = append(env, "NATS_CA="+creds.CAFile)
+	}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "FUNCTION_") || strings.HasPrefix(k, "WORKER_") && k != "WORKER_ID" && k != "WORKER_ADDRESS" ||
-			k == "NATS_USER" || k == "NATS_PASSWORD" || k == "NATS_REPLICAS" || k == "WARM_IDLE_TIMEOUT" || k == "COLD_START_CONCURRENCY" {
+			k == "NATS_REPLICAS" || k == "WARM_IDLE_TIMEOUT" || k == "COLD_START_CONCURRENCY" {
 			env = append(env, kv)
 		}
 	}

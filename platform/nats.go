@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/faasplatform/faas/auth"
@@ -36,14 +38,50 @@ func startNATS(cfg config.Config, log *zap.Logger) (string, *server.Server, erro
 	if port == 0 {
 		port = -1 // any free port
 	}
+	creds, err := natsCredentials(cfg)
+	if err != nil {
+		return "", nil, err
+	}
 	srv, err := natsstore.StartEmbedded(natsstore.EmbeddedOptions{
 		Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "nats"),
-		ServerName: "faas-embedded", Logger: log,
+		ServerName: "faas-embedded", Logger: log, User: creds.User, Password: creds.Password,
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("embedded nats (NATS_LISTEN=%s): %w", cfg.NATSListen, err)
 	}
 	return srv.ClientURL(), srv, nil
+}
+
+// embeddedNATSUser is the account of the embedded server when NATS_USER is
+// unset; its password is generated once under DATA_DIR.
+const embeddedNATSUser = "faas"
+
+// natsCredentials are what this process gives NATS: NATS_USER and
+// NATS_PASSWORD or NATS_CREDS when set; with the embedded server (no
+// NATS_URL) otherwise the "faas" account and the password generated once
+// into DATA_DIR/nats_password (0600), which `faas up`, its workers and a
+// `faas plugin` or `faas worker` on the same DATA_DIR share. An external
+// server without any of them is dialled anonymously.
+func natsCredentials(cfg config.Config) (natsstore.Credentials, error) {
+	c := natsstore.Credentials{User: cfg.NATSUser, Password: cfg.NATSPassword, CredsFile: cfg.NATSCreds, CAFile: cfg.NATSCA}
+	if c.User != "" || c.CredsFile != "" || cfg.NATSURL != "" {
+		return c, nil
+	}
+	pw, err := auth.LoadOrCreateNATSPassword(cfg.DataDir)
+	if err != nil {
+		return c, fmt.Errorf("embedded nats credentials: %w", err)
+	}
+	c.User, c.Password = embeddedNATSUser, pw
+	return c, nil
+}
+
+// connectNATS dials url as name with this process's credentials.
+func connectNATS(ctx context.Context, cfg config.Config, url, name string) (*nats.Conn, jetstream.JetStream, error) {
+	creds, err := natsCredentials(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return natsstore.Connect(ctx, url, name, creds)
 }
 
 // clientURL is where a worker or the plugin finds NATS: NATS_URL, or the
@@ -87,7 +125,7 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, js, err := natsstore.Connect(ctx, url, name)
+	nc, js, err := connectNATS(ctx, cfg, url, name)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to nats: %w", err)
 	}

@@ -41,7 +41,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	nc, js, err := natsstore.Connect(startCtx, clientURL(cfg), "faas-worker-"+id)
+	nc, js, err := connectNATS(startCtx, cfg, clientURL(cfg), "faas-worker-"+id)
 	if err != nil {
 		return fmt.Errorf("worker: connect to nats: %w", err)
 	}

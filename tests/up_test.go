@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/apisix/apisixtest"
 	"github.com/faasplatform/faas/docker/dockertest"
@@ -27,11 +29,12 @@ import (
 type upProcess struct {
 	cmd    *exec.Cmd
 	base   string // http://host:port
+	nats   string // the embedded server's client URL
 	stderr *apisixtest.SyncBuffer
 	done   chan error
 }
 
-var upLine = regexp.MustCompile(`API on (http://[^/ ]+)/api/v1`)
+var upLine = regexp.MustCompile(`API on (http://[^/ ]+)/api/v1 \(NATS ([^, ]+)`)
 
 // startUp runs `faas up` with env (on top of this process's environment)
 // and waits for the line that says where it listens.
@@ -54,19 +57,20 @@ func startUp(t *testing.T, bin string, env ...string) *upProcess {
 			<-p.done
 		}
 	})
-	found := make(chan string, 1)
+	found := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if m := upLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+				found <- m
 			}
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	go func() { p.done <- cmd.Wait() }()
 	select {
-	case p.base = <-found:
+	case m := <-found:
+		p.base, p.nats = m[1], m[2]
 	case err := <-p.done:
 		t.Fatalf("faas up exited at start: %v\n%s", err, p.stderr)
 	case <-time.After(60 * time.Second):
@@ -127,6 +131,30 @@ func TestUpRunsThePlatformAndKeepsDataAcrossRestarts(t *testing.T) {
 	r := apitest.Do(t, up.base, http.MethodGet, "/api/v1/health", "", nil, nil)
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"docker":"ok"`) || !strings.Contains(string(r.Body), `"nats":"ok"`) {
 		t.Fatalf("health: %d %s", r.Status, r.Body)
+	}
+	// The embedded NATS refuses anonymous clients; its generated password
+	// (0600 under DATA_DIR) lets the platform's own processes in.
+	if nc, err := nats.Connect(up.nats, nats.Timeout(5*time.Second)); err == nil {
+		nc.Close()
+		t.Fatalf("an anonymous client connected to the embedded NATS at %s", up.nats)
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("anonymous connect: %v, want an authorization violation", err)
+	}
+	pwFile := filepath.Join(data, "nats_password")
+	if st, err := os.Stat(pwFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("generated NATS password %s: %v; want mode 0600", pwFile, err)
+	}
+	pw, err := os.ReadFile(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(up.nats, nats.UserInfo("faas", strings.TrimSpace(string(pw))), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatalf("connect with the generated credentials: %v", err)
+	}
+	nc.Close()
+	if strings.Contains(up.stderr.String(), strings.TrimSpace(string(pw))) {
+		t.Error("the NATS password is in the log")
 	}
 	secretFile := filepath.Join(data, "jwt_secret")
 	st, err := os.Stat(secretFile)

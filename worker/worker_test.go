@@ -69,7 +69,7 @@ func newBed(t *testing.T) *bed {
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	nc, js, err := natsstore.Connect(ctx, srv.ClientURL(), "worker-test")
+	nc, js, err := natsstore.Connect(ctx, srv.ClientURL(), "worker-test", natsstore.Credentials{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func NewStackWith(t testing.TB, o StackOptions) *Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	nc, js, err := natsstore.Connect(ctx, url, "apitest")
+	nc, js, err := natsstore.Connect(ctx, url, "apitest", natsstore.Credentials{})
 	if err != nil {
 		t.Fatalf("connect to nats: %v", err)
 	}
