@@ -91,6 +91,10 @@ func (f WorkerFuncs) ListWorkers(ctx context.Context) ([]WorkerStatus, error) { 
 // PendingJobs calls f.Pending.
 func (f WorkerFuncs) PendingJobs(ctx context.Context) (int, error) { return f.Pending(ctx) }
 
+// RedrivePattern is the route of a dead letter's redrive; a 202 on it is
+// one redrive (faas_redrives_total counts them from the request records).
+const RedrivePattern = "/api/v1/deadletters/{id}/redrive"
+
 // Route is an extra route served through the same table, authentication,
 // error envelope and request log as the built-in ones (e.g. metrics,
 // objects). Pattern segments are literals, "{name}" or a final "{name...}";
@@ -204,7 +208,7 @@ func (h *handler) routes() {
 	add(http.MethodGet, "/api/v1/executions/{id}/logs", authed, noBody, h.executionLogs)
 
 	add(http.MethodGet, "/api/v1/deadletters", authed, noBody, h.listDeadLetters)
-	add(http.MethodPost, "/api/v1/deadletters/{id}/redrive", authed, noBody, h.redriveDeadLetter)
+	add(http.MethodPost, RedrivePattern, authed, noBody, h.redriveDeadLetter)
 	add(http.MethodDelete, "/api/v1/deadletters/{id}", authed, noBody, h.discardDeadLetter)
 
 	add(http.MethodGet, healthPattern, open, noBody, h.health)

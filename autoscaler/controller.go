@@ -31,6 +31,10 @@ type State struct {
 	Backend   string
 	Desired   int
 	LastScale *ScaleEvent
+	// ScaleUps and ScaleDowns count the changes made since the pool's
+	// first autoscaler: each holder carries on the previous holder's
+	// counts, so the metrics built on them only grow.
+	ScaleUps, ScaleDowns int64
 }
 
 // Cluster is what the controller reads and writes in NATS (the platform
@@ -79,6 +83,7 @@ type Controller struct {
 	desired    int
 	lastChange time.Time
 	lastScale  *ScaleEvent
+	ups, downs int64
 	known      map[string]bool // workers seen at the last check
 	retired    map[string]bool // workers this controller drained
 }
@@ -175,6 +180,9 @@ func (c *Controller) takeOver(ctx context.Context) {
 			c.lastChange = prev.LastScale.At
 		}
 	}
+	if prev != nil {
+		c.ups, c.downs = max(c.ups, prev.ScaleUps), max(c.downs, prev.ScaleDowns)
+	}
 	c.mu.Unlock()
 	c.log.Info("autoscaler lock taken: acting", zap.Int("desired", c.desired))
 	// The first check follows at once, not a CheckInterval later.
@@ -199,7 +207,7 @@ func (c *Controller) stopHolding() {
 func (c *Controller) state() *State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := &State{Holder: c.opts.Holder, Backend: c.backend.Name(), Desired: c.desired}
+	s := &State{Holder: c.opts.Holder, Backend: c.backend.Name(), Desired: c.desired, ScaleUps: c.ups, ScaleDowns: c.downs}
 	if c.lastScale != nil {
 		e := *c.lastScale
 		s.LastScale = &e
@@ -308,6 +316,11 @@ func (c *Controller) check(ctx context.Context) error {
 	if changed {
 		c.lastChange = now
 		c.lastScale = &ScaleEvent{At: now.UTC(), From: from, To: target, Reason: d.Reason}
+		if target > from {
+			c.ups++
+		} else if target < from {
+			c.downs++
+		}
 	}
 	c.mu.Unlock()
 

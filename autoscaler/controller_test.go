@@ -194,6 +194,12 @@ func TestControllerStandbyAndDeadWorker(t *testing.T) {
 	if b.Held() || bb.n != 0 {
 		t.Fatalf("the standby acted: held %v, started %d", b.Held(), bb.n)
 	}
+	// Every change up and down is counted in the published state.
+	ev.True(t, 5*time.Second, func() bool {
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		return cl.state != nil && cl.state.ScaleUps >= 1 && cl.state.ScaleDowns >= 1
+	}, "the published state does not count the scale-ups and scale-downs")
 
 	stopA()
 	ev.True(t, 5*time.Second, func() bool { return b.Held() && bb.size() == 2 }, "the standby did not take over")
@@ -203,4 +209,32 @@ func TestControllerStandbyAndDeadWorker(t *testing.T) {
 		defer cl.mu.Unlock()
 		return cl.state != nil && cl.state.Holder == "b" && cl.state.Desired == 2
 	}, "the standby did not publish its state")
+}
+
+// TestControllerInheritsDecisionCounts: a holder taking over from one that
+// died (its state still published) carries on its decision counts, so the
+// counters built on them do not go back.
+func TestControllerInheritsDecisionCounts(t *testing.T) {
+	cl := &fakeCluster{beats: map[string]Heartbeat{}}
+	cl.state = &State{Holder: "dead", Backend: "fake", Desired: 2, ScaleUps: 7, ScaleDowns: 4}
+	p := Policy{Min: 2, Max: 5, Up: 3, Down: 2, Cooldown: 0}
+	bk := newFakeBackend(cl, "a")
+	c := NewController(ControllerOptions{Policy: p, CheckInterval: 20 * time.Millisecond, LockInterval: 10 * time.Millisecond, Holder: "a"},
+		bk, clusterView{cl, "a"}, zaptest.NewLogger(t))
+	runController(t, c)
+	ev.True(t, 5*time.Second, func() bool { return c.Held() && bk.size() == 2 }, "the controller did not take over")
+	cl.mu.Lock()
+	cl.pending = 14
+	cl.mu.Unlock()
+	ev.True(t, 5*time.Second, func() bool {
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		return cl.state != nil && cl.state.Holder == "a" && cl.state.ScaleUps >= 8
+	}, "the scale-up was not counted on top of the inherited count")
+	cl.mu.Lock()
+	downs := cl.state.ScaleDowns
+	cl.mu.Unlock()
+	if downs != 4 {
+		t.Fatalf("scale-downs = %d, want the inherited 4", downs)
+	}
 }

@@ -23,17 +23,16 @@ type Registry struct {
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
 
-	executions     *prometheus.CounterVec
-	duration       *prometheus.HistogramVec
-	queueWait      prometheus.Histogram
-	startup        *prometheus.HistogramVec
-	starts         *prometheus.CounterVec
-	retries        prometheus.Counter
-	deadLetters    prometheus.Counter
-	redrives       prometheus.Counter
-	peakMemory     prometheus.Histogram
-	cpuSeconds     prometheus.Histogram
-	scaleDecisions *prometheus.CounterVec
+	executions  *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	queueWait   prometheus.Histogram
+	startup     *prometheus.HistogramVec
+	starts      *prometheus.CounterVec
+	retries     prometheus.Counter
+	deadLetters prometheus.Counter
+	redrives    prometheus.Counter
+	peakMemory  prometheus.Histogram
+	cpuSeconds  prometheus.Histogram
 }
 
 // New returns a registry with the Go runtime and process collectors and
@@ -82,14 +81,11 @@ func New() *Registry {
 		Name: "faas_execution_cpu_seconds", Help: "Container CPU time of ended executions.",
 		Buckets: []float64{.001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 	})
-	r.scaleDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "faas_autoscaler_decisions_total", Help: "Autoscaler decisions by direction (up, down).",
-	}, []string{"direction"})
 	r.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		r.httpRequests, r.httpDuration, r.executions, r.duration, r.queueWait, r.startup,
-		r.starts, r.retries, r.deadLetters, r.redrives, r.peakMemory, r.cpuSeconds, r.scaleDecisions,
+		r.starts, r.retries, r.deadLetters, r.redrives, r.peakMemory, r.cpuSeconds,
 	)
 	return r
 }
@@ -138,6 +134,3 @@ func (r *Registry) ObserveExecution(e *domain.Execution) {
 
 // ObserveRedrive counts one redriven dead letter.
 func (r *Registry) ObserveRedrive() { r.redrives.Inc() }
-
-// ObserveScale counts one autoscaler decision ("up" or "down").
-func (r *Registry) ObserveScale(direction string) { r.scaleDecisions.WithLabelValues(direction).Inc() }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -86,7 +87,11 @@ func TestObserveExecutionMix(t *testing.T) {
 	reg.ObserveRedrive()
 	reg.ObserveRequest(http.MethodGet, "/api/v1/functions/{id}", 200, time.Millisecond)
 	reg.ObserveRequest(http.MethodGet, "", 404, time.Millisecond)
-	reg.ObserveScale("up")
+	if err := reg.WatchState(func(context.Context) (State, error) {
+		return State{ScaleUps: 1, ScaleDowns: 2}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	fams := scrape(t, reg)
 	tests := []struct {
@@ -104,6 +109,7 @@ func TestObserveExecutionMix(t *testing.T) {
 		{"faas_http_requests_total", map[string]string{"route": "/api/v1/functions/{id}", "code": "200"}, 1},
 		{"faas_http_requests_total", map[string]string{"route": "unmatched", "code": "404"}, 1},
 		{"faas_autoscaler_decisions_total", map[string]string{"direction": "up"}, 1},
+		{"faas_autoscaler_decisions_total", map[string]string{"direction": "down"}, 2},
 	}
 	for _, tt := range tests {
 		if got := counter(fams, tt.name, tt.labels); got != tt.want {

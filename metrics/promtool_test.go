@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -24,7 +25,11 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		Attempts: 2, Duration: 1, MaxMemoryBytes: 1 << 20, CPUSeconds: 0.5})
 	reg.ObserveRequest(http.MethodGet, "/api/v1/health", 200, time.Millisecond)
 	reg.ObserveRedrive()
-	reg.ObserveScale("down")
+	if err := reg.WatchState(func(context.Context) (State, error) {
+		return State{WorkersByStatus: map[string]int{"idle": 1}, ScaleUps: 3, ScaleDowns: 1}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
 	reg.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	cmd := exec.Command(promtool, "check", "metrics")

@@ -16,6 +16,9 @@ type State struct {
 	SlotsTotal        int
 	AutoscalerDesired int
 	AutoscalerActual  int
+	// ScaleUps and ScaleDowns are the acting autoscaler's decision counts
+	// (carried from holder to holder; 0 while none runs).
+	ScaleUps, ScaleDowns int64
 }
 
 // StateFunc reads the State; an error leaves the gauges out of the scrape.
@@ -29,12 +32,13 @@ var (
 	descSlots     = prometheus.NewDesc("faas_worker_slots", "Execution slots over all workers.", nil, nil)
 	descDesired   = prometheus.NewDesc("faas_autoscaler_desired_workers", "The autoscaler's desired worker count.", nil, nil)
 	descActual    = prometheus.NewDesc("faas_autoscaler_actual_workers", "Workers alive as the autoscaler counts them.", nil, nil)
+	descDecisions = prometheus.NewDesc("faas_autoscaler_decisions_total", "Autoscaler decisions that changed the pool, by direction (up, down).", []string{"direction"}, nil)
 )
 
 type stateCollector struct{ read StateFunc }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPending, descUnacked, descWorkers, descSlotsUsed, descSlots, descDesired, descActual} {
+	for _, d := range []*prometheus.Desc{descPending, descUnacked, descWorkers, descSlotsUsed, descSlots, descDesired, descActual, descDecisions} {
 		ch <- d
 	}
 }
@@ -58,6 +62,8 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	g(descSlots, s.SlotsTotal)
 	g(descDesired, s.AutoscalerDesired)
 	g(descActual, s.AutoscalerActual)
+	ch <- prometheus.MustNewConstMetric(descDecisions, prometheus.CounterValue, float64(s.ScaleUps), "up")
+	ch <- prometheus.MustNewConstMetric(descDecisions, prometheus.CounterValue, float64(s.ScaleDowns), "down")
 }
 
 // WatchState registers gauges read from read at every scrape.

@@ -56,6 +56,10 @@ type AutoscalerState struct {
 	Desired   int         `json:"desired"`
 	LastScale *ScaleEvent `json:"last_scale,omitempty"`
 	Updated   time.Time   `json:"updated"`
+	// ScaleUps and ScaleDowns count the pool's changes so far, carried
+	// from holder to holder (faas_autoscaler_decisions_total).
+	ScaleUps   int64 `json:"scale_ups"`
+	ScaleDowns int64 `json:"scale_downs"`
 }
 
 // AutoscalerStates reads and writes the autoscaler's state in the locks

@@ -253,7 +253,8 @@ func (n *natsCluster) Publish(ctx context.Context, s *autoscaler.State) error {
 	if s == nil {
 		return n.states.Delete(ctx)
 	}
-	st := natsstore.AutoscalerState{Holder: s.Holder, Backend: s.Backend, Desired: s.Desired, Updated: time.Now().UTC()}
+	st := natsstore.AutoscalerState{Holder: s.Holder, Backend: s.Backend, Desired: s.Desired, Updated: time.Now().UTC(),
+		ScaleUps: s.ScaleUps, ScaleDowns: s.ScaleDowns}
 	if s.LastScale != nil {
 		st.LastScale = &natsstore.ScaleEvent{At: s.LastScale.At, From: s.LastScale.From, To: s.LastScale.To, Reason: s.LastScale.Reason}
 	}
@@ -265,7 +266,7 @@ func (n *natsCluster) Published(ctx context.Context) (*autoscaler.State, error) 
 	if err != nil || s == nil {
 		return nil, err
 	}
-	out := &autoscaler.State{Holder: s.Holder, Backend: s.Backend, Desired: s.Desired}
+	out := &autoscaler.State{Holder: s.Holder, Backend: s.Backend, Desired: s.Desired, ScaleUps: s.ScaleUps, ScaleDowns: s.ScaleDowns}
 	if s.LastScale != nil {
 		out.LastScale = &autoscaler.ScaleEvent{At: s.LastScale.At, From: s.LastScale.From, To: s.LastScale.To, Reason: s.LastScale.Reason}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
@@ -36,7 +37,7 @@ func (c *Core) EnableMetrics(reg *metrics.Registry) (stop func(), err error) {
 		_ = sub.Unsubscribe()
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	c.Deps.Requests = reg
+	c.Deps.Requests = redriveCounter{reg}
 	c.Deps.Extra = append(c.Deps.Extra, api.Route{Method: http.MethodGet, Pattern: "/api/v1/metrics", Handler: reg.Handler()})
 	return func() { _ = sub.Unsubscribe() }, nil
 }
@@ -63,8 +64,22 @@ func (c *Core) metricsState(ctx context.Context) (metrics.State, error) {
 	s.AutoscalerActual = len(ws)
 	if as, err := natsstore.NewAutoscalerStates(c.Buckets.Locks).Get(ctx); err == nil && as != nil {
 		s.AutoscalerDesired = as.Desired
+		s.ScaleUps, s.ScaleDowns = as.ScaleUps, as.ScaleDowns
 	}
 	return s, nil
+}
+
+// redriveCounter records every request in the registry and counts each
+// accepted redrive (202 on api.RedrivePattern) as one.
+type redriveCounter struct{ *metrics.Registry }
+
+var _ api.RequestObserver = redriveCounter{}
+
+func (r redriveCounter) ObserveRequest(method, route string, code int, d time.Duration) {
+	r.Registry.ObserveRequest(method, route, code, d)
+	if route == api.RedrivePattern && code == http.StatusAccepted {
+		r.ObserveRedrive()
+	}
 }
 
 // observedResults records each result a worker announces in the worker's

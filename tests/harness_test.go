@@ -33,6 +33,8 @@ type env struct {
 	workers  []string
 	// metricsOff starts the workers with METRICS=off.
 	metricsOff bool
+	// retryDelay, when set, is the workers' RETRY_DELAY.
+	retryDelay string
 }
 
 // newEnv starts the API and, unless workers is 0, that many workers each
@@ -63,6 +65,7 @@ func (e *env) startWorker(t testing.TB, id string, maxConcurrent int) {
 			"WORKER_ADDRESS":            "127.0.0.1:0",
 			"MAX_CONCURRENT_EXECUTIONS": strconv.Itoa(maxConcurrent),
 			"METRICS":                   map[bool]string{true: "off", false: "on"}[e.metricsOff],
+			"RETRY_DELAY":               e.retryDelay,
 		}[k]
 	})
 	if err != nil {

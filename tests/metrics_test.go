@@ -68,17 +68,24 @@ func TestMetricsEndToEnd(t *testing.T) {
 	}
 	t.Cleanup(stop)
 	base := st.Serve(t)
-	e := &env{Fixture: apitest.NewFixture(t, base, st.Secret), stack: st, base: base, workerID: "t" + randHex(4)}
+	e := &env{Fixture: apitest.NewFixture(t, base, st.Secret), stack: st, base: base, workerID: "t" + randHex(4), retryDelay: "50ms"}
 	e.startWorker(t, e.workerID+"-a", 4)
 	u := e.Register(t, "metrics")
 
 	ok := e.function(t, u, "m-ok", `cat`, nil)
 	bad := e.function(t, u, "m-fail", `echo no >&2; exit 1`, nil)
 	slow := e.function(t, u, "m-slow", `sleep 30`, map[string]any{"timeout": 1})
-	for _, fn := range []string{ok, ok, ok, bad, bad, slow} {
-		e.run(t, u, fn, "x")
+	// Fails its first attempt, passes its second: one retry.
+	retried := e.function(t, u, "m-retried", `[ "$FAAS_ATTEMPT" = 2 ] || exit 1; cat`, map[string]any{"max_retries": 1})
+	// Fails both attempts it is allowed: a dead letter.
+	dead := e.function(t, u, "m-dead", `exit 3`, map[string]any{"max_retries": 1})
+	for _, fn := range []string{ok, ok, ok, bad, bad, slow, retried, dead} {
+		if _, x := e.run(t, u, fn, "x"); x.Status == "pending" || x.Status == "running" {
+			e.waitStatus(t, u, x.ID, 30*time.Second, "complete", "failed", "timeout")
+		}
 	}
-	want := map[string]float64{"complete": 3, "failed": 2, "timeout": 1}
+	// The mix: 3+1 complete, 2+1 failed, 1 timeout; 1+1 retries; 1 dead letter.
+	want := map[string]float64{"complete": 4, "failed": 3, "timeout": 1}
 	eventually.NoError(t, 30*time.Second, func() error {
 		for status, n := range want {
 			got, err := scrapeCounter(base, "faas_executions_total", status)
@@ -89,8 +96,36 @@ func TestMetricsEndToEnd(t *testing.T) {
 				return fmt.Errorf("faas_executions_total{status=%q} = %v, want %v", status, got, n)
 			}
 		}
+		for name, n := range map[string]float64{"faas_execution_retries_total": 2, "faas_dead_letters_total": 1} {
+			if got, err := scrapeCounter(base, name, ""); err != nil || got != n {
+				return fmt.Errorf("%s = %v (%v), want %v", name, got, err, n)
+			}
+		}
 		return nil
 	})
+	// Redriving the dead letter is counted.
+	var dls struct {
+		DeadLetters []struct {
+			ExecutionID string `json:"execution_id"`
+		} `json:"dead_letters"`
+	}
+	e.Do(t, http.MethodGet, "/api/v1/deadletters", u.Token, nil).Decode(t, &dls)
+	if len(dls.DeadLetters) != 1 {
+		t.Fatalf("dead letters = %+v, want one", dls)
+	}
+	r := e.Do(t, http.MethodPost, "/api/v1/deadletters/"+dls.DeadLetters[0].ExecutionID+"/redrive", u.Token, nil)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("redrive: %d %s", r.Status, r.Body)
+	}
+	var again execution
+	r.Decode(t, &again)
+	// The redriven execution fails its two attempts again: one more
+	// failed execution.
+	e.waitStatus(t, u, again.ID, 30*time.Second, "failed")
+	want["failed"]++
+	if got, err := scrapeCounter(base, "faas_redrives_total", ""); err != nil || got != 1 {
+		t.Fatalf("faas_redrives_total = %v (%v), want 1", got, err)
+	}
 
 	// A real Prometheus scrapes the gateway; its query API answers the
 	// counters by status.
