@@ -65,6 +65,10 @@ type Config struct {
 	// Objects (issue 10).
 	ObjectMaxBytes       int64 // OBJECT_MAX_BYTES: the largest object
 	FunctionObjectsQuota int64 // FUNCTION_OBJECTS_QUOTA: all of one function's objects together
+
+	// Bounded growth (issue 8).
+	ExecutionRetention time.Duration // EXECUTION_RETENTION: an ended execution is deleted this long after its end
+	NATSMaxBytes       int64         // NATS_MAX_BYTES: cap of each stream, bucket and object store; 0: none
 }
 
 // FunctionLimits are the admission caps of these settings.
@@ -159,6 +163,9 @@ func LoadHost(get Getter, host Host) (Config, error) {
 
 		ObjectMaxBytes:       r.byteSize("OBJECT_MAX_BYTES", 64<<20, 1, 1<<40),
 		FunctionObjectsQuota: r.byteSize("FUNCTION_OBJECTS_QUOTA", 1<<30, 1, 1<<50),
+
+		ExecutionRetention: r.duration("EXECUTION_RETENTION", domain.DefaultRetention, domain.MinRetention, 100*365*24*time.Hour),
+		NATSMaxBytes:       r.byteSize("NATS_MAX_BYTES", 0, 0, 1<<50),
 	}
 	// Issue 8 part B: containers and admission.
 	c.FunctionUser = r.uidGID("FUNCTION_USER", "65534:65534")

@@ -17,7 +17,8 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.ServerAddress != ":8080" || c.NATSListen != "127.0.0.1:4222" || c.TokenExpiration != 24*time.Hour ||
 		c.MaxConcurrentExecutions != 10 || c.MinWorkers != 2 || c.MaxWorkers != 10 || c.DataDir != "./data" ||
-		c.CheckInterval != 30*time.Second || c.NATSURL != "" || c.JWTSecret != "" {
+		c.CheckInterval != 30*time.Second || c.NATSURL != "" || c.JWTSecret != "" ||
+		c.ExecutionRetention != 168*time.Hour || c.NATSMaxBytes != 0 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
@@ -27,6 +28,10 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		key, val string
 	}{
 		{"SERVER_ADDRESS", "8080"},
+		{"EXECUTION_RETENTION", "5s"},
+		{"EXECUTION_RETENTION", "forever"},
+		{"NATS_MAX_BYTES", "-1"},
+		{"NATS_MAX_BYTES", "lots"},
 		{"NATS_URL", "http://x"},
 		{"NATS_LISTEN", "localhost"},
 		{"TOKEN_EXPIRATION", "soon"},

@@ -201,6 +201,14 @@ type Lease struct {
 	Written  time.Time `json:"-"`
 }
 
+// DefaultRetention is how long an ended execution is kept, with its output,
+// logs and data objects, when EXECUTION_RETENTION is not set; MinRetention
+// is the shortest accepted (for tests).
+const (
+	DefaultRetention = 168 * time.Hour
+	MinRetention     = 10 * time.Second
+)
+
 // Lease timing. A holder renews every LeaseRenew; a lease unrenewed for
 // LeaseTTL is dead. With the sweeper's pass every SweepInterval, a dead
 // worker's execution is taken back within LeaseTTL+SweepInterval.

@@ -105,16 +105,39 @@ func (s *DeadLetterStore) Delete(ctx context.Context, owner, id string) error {
 
 // DeleteOwner removes every dead letter of owner.
 func (s *DeadLetterStore) DeleteOwner(ctx context.Context, owner string) error {
+	if err := s.deleteWhere(ctx, owner, func(deadLetterRecord) bool { return true }); err != nil {
+		return fmt.Errorf("delete dead letters of %s: %w", owner, err)
+	}
+	return nil
+}
+
+// DeleteFunction removes every dead letter of owner's function fnID.
+func (s *DeadLetterStore) DeleteFunction(ctx context.Context, owner, fnID string) error {
+	err := s.deleteWhere(ctx, owner, func(r deadLetterRecord) bool { return r.FunctionID == fnID })
+	if err != nil {
+		return fmt.Errorf("delete dead letters of function %s: %w", fnID, err)
+	}
+	return nil
+}
+
+// deleteWhere removes owner's dead letters whose record matches (one that
+// does not decode is matched as the zero record).
+func (s *DeadLetterStore) deleteWhere(ctx context.Context, owner string, match func(deadLetterRecord) bool) error {
 	if !validToken(owner) {
 		return nil
 	}
 	entries, err := latestValues(ctx, s.kv, deadLetterKey(owner, "*"))
 	if err != nil {
-		return fmt.Errorf("delete dead letters of %s: %w", owner, err)
+		return err
 	}
 	for _, e := range entries {
+		var r deadLetterRecord
+		_ = json.Unmarshal(e.Value(), &r) // undecodable: the zero record
+		if !match(r) {
+			continue
+		}
 		if err := s.kv.Delete(ctx, e.Key()); err != nil {
-			return fmt.Errorf("delete dead letters of %s: %w", owner, err)
+			return err
 		}
 	}
 	return nil

@@ -623,12 +623,8 @@ func (s *ExecutionStore) DeleteOwner(ctx context.Context, owner string) error {
 	for _, entry := range entries {
 		var rec executionRecord
 		if err := json.Unmarshal(entry.Value(), &rec); err == nil {
-			for _, f := range blobFields {
-				if name := *f.object(&rec); name != "" {
-					if err := s.obj.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-						return fmt.Errorf("delete executions of %s: object %s: %w", owner, name, err)
-					}
-				}
+			if err := s.deleteRecordObjects(ctx, &rec); err != nil {
+				return fmt.Errorf("delete executions of %s: %w", owner, err)
 			}
 		}
 		if err := s.kv.Delete(ctx, entry.Key()); err != nil {

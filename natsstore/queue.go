@@ -144,6 +144,13 @@ func (q *Queue) PublishResult(ctx context.Context, e *domain.Execution) error {
 	if err != nil {
 		return fmt.Errorf("publish result of %s: %w", e.ID, err)
 	}
+	// Logged for retention too; a failure here fails the announcement, so
+	// the caller keeps the execution active and it is announced again.
+	if e.Status.Final() {
+		if err := logEnded(ctx, q.js, e); err != nil {
+			return fmt.Errorf("publish result of %s: %w", e.ID, err)
+		}
+	}
 	return nil
 }
 

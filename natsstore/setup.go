@@ -42,6 +42,13 @@ const (
 	// them through the durable ConsumerAdvisories.
 	StreamAdvisories   = "EXECUTIONS_ADVISORIES"
 	ConsumerAdvisories = "sweeper"
+
+	// StreamEnded lists the ended executions in the order they ended
+	// (subject SubjectEnded, one small message each), so that retention
+	// deletes each one EXECUTION_RETENTION after its end, from the oldest,
+	// reading only what is due (see EndedLog).
+	StreamEnded  = "EXECUTIONS_ENDED"
+	SubjectEnded = "executions.ended"
 )
 
 // Settings of the resources above.
@@ -85,6 +92,8 @@ type Buckets struct {
 	ExecutionData jetstream.ObjectStore
 	Stream        jetstream.Stream
 	Consumer      jetstream.Consumer
+	// Ended is the ended-executions stream (StreamEnded).
+	Ended jetstream.Stream
 
 	// ExecutionIndex is the executions' per-owner creation index.
 	ExecutionIndex *Bucket
@@ -96,6 +105,14 @@ type SetupOptions struct {
 	// MaxDeliver is the consumer's delivery limit of one job:
 	// domain.RetryPolicy.MaxDeliveries of the configured policy.
 	MaxDeliver int
+	// Retention is EXECUTION_RETENTION; the ended-executions stream keeps
+	// its entries that long and a day more, so that a retention pass that
+	// was held up still finds them. 0: domain.DefaultRetention.
+	Retention time.Duration
+	// MaxBytes (NATS_MAX_BYTES) caps each stream, bucket and object store
+	// of the platform; past it a write is refused (never is older data
+	// dropped to make room). 0: no cap but the server's own.
+	MaxBytes int64
 }
 
 // Setup creates the buckets, object store, stream and durable consumer the
@@ -103,9 +120,19 @@ type SetupOptions struct {
 // idempotent, so every process (gateway, worker) may run it at start,
 // against the embedded server or an external one.
 func Setup(ctx context.Context, js jetstream.JetStream, opts ...SetupOptions) (*Buckets, error) {
-	o := SetupOptions{MaxDeliver: domain.DefaultRetryPolicy.MaxDeliveries()}
-	if len(opts) > 0 && opts[0].MaxDeliver > 0 {
+	var o SetupOptions
+	if len(opts) > 0 {
 		o = opts[0]
+	}
+	if o.MaxDeliver <= 0 {
+		o.MaxDeliver = domain.DefaultRetryPolicy.MaxDeliveries()
+	}
+	if o.Retention <= 0 {
+		o.Retention = domain.DefaultRetention
+	}
+	maxBytes := int64(-1)
+	if o.MaxBytes > 0 {
+		maxBytes = o.MaxBytes
 	}
 	var b Buckets
 	kvs := []struct {
@@ -125,6 +152,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, opts ...SetupOptions) (*
 	for _, k := range kvs {
 		k.cfg.History = kvHistory
 		k.cfg.Storage = jetstream.FileStorage
+		k.cfg.MaxBytes = maxBytes
 		kv, err := js.CreateOrUpdateKeyValue(ctx, k.cfg)
 		if err != nil {
 			return nil, fmt.Errorf("setup: bucket %s: %w", k.cfg.Bucket, err)
@@ -136,6 +164,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, opts ...SetupOptions) (*
 		Bucket:      ObjectStoreExecData,
 		Description: "execution inputs, outputs and logs too large for a KV record",
 		Storage:     jetstream.FileStorage,
+		MaxBytes:    maxBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setup: object store %s: %w", ObjectStoreExecData, err)
@@ -150,7 +179,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, opts ...SetupOptions) (*
 		Storage:     jetstream.FileStorage,
 		MaxAge:      StreamMaxAge,
 		Duplicates:  DuplicateWindow,
-		Discard:     jetstream.DiscardOld,
+		// Full, it refuses new jobs rather than dropping queued ones.
+		Discard:  jetstream.DiscardNew,
+		MaxBytes: maxBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setup: stream %s: %w", StreamExecutions, err)
@@ -178,9 +209,24 @@ func Setup(ctx context.Context, js jetstream.JetStream, opts ...SetupOptions) (*
 		Subjects:    []string{MaxDeliveriesAdvisory},
 		Storage:     jetstream.FileStorage,
 		MaxAge:      StreamMaxAge,
+		MaxBytes:    maxBytes,
 	}); err != nil {
 		return nil, fmt.Errorf("setup: stream %s: %w", StreamAdvisories, err)
 	}
+	ended, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamEnded,
+		Description: "ended executions in the order they ended, for retention",
+		Subjects:    []string{SubjectEnded},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      o.Retention + StreamMaxAge,
+		Duplicates:  DuplicateWindow,
+		Discard:     jetstream.DiscardNew,
+		MaxBytes:    maxBytes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setup: stream %s: %w", StreamEnded, err)
+	}
+	b.Ended = ended
 	adv, err := js.CreateOrUpdateConsumer(ctx, StreamAdvisories, jetstream.ConsumerConfig{
 		Durable:   ConsumerAdvisories,
 		AckPolicy: jetstream.AckExplicitPolicy,

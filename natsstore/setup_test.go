@@ -3,6 +3,7 @@ package natsstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -205,4 +206,45 @@ func TestEmbeddedRequiresCredentials(t *testing.T) {
 		t.Fatalf("right credentials: %v", err)
 	}
 	nc.Close()
+}
+
+// TestSetupMaxBytes: with NATS_MAX_BYTES every store is capped; a full one
+// refuses the write and keeps what it holds (no older data dropped).
+func TestSetupMaxBytes(t *testing.T) {
+	srv, err := StartEmbedded(EmbeddedOptions{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	ctx := testContext(t)
+	nc, js, err := Connect(ctx, srv.ClientURL(), "test", Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	const limit = 64 << 10
+	b, err := Setup(ctx, js, SetupOptions{MaxBytes: limit})
+	if err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	for _, name := range []string{"KV_" + BucketExecutions, StreamExecutions, StreamEnded, "OBJ_" + ObjectStoreExecData} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config.MaxBytes; got != limit {
+			t.Fatalf("%s MaxBytes = %d, want %d", name, got, limit)
+		}
+	}
+	value := make([]byte, 8<<10)
+	var refused error
+	for i := 0; i < 32 && refused == nil; i++ {
+		_, refused = b.Executions.Put(ctx, fmt.Sprintf("k%d", i), value)
+	}
+	if refused == nil {
+		t.Fatal("256 KiB went into a bucket capped at 64 KiB")
+	}
+	if _, err := b.Executions.Get(ctx, "k0"); err != nil {
+		t.Fatalf("the first value is gone once the bucket filled up: %v", err)
+	}
 }

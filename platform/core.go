@@ -67,6 +67,10 @@ type CoreOptions struct {
 	Limits domain.FunctionLimits
 	// MaxFunctionsPerUser is USER_MAX_FUNCTIONS; 0: no cap.
 	MaxFunctionsPerUser int
+	// Retention is EXECUTION_RETENTION (0: domain.DefaultRetention);
+	// MaxBytes is NATS_MAX_BYTES (0: no cap).
+	Retention time.Duration
+	MaxBytes  int64
 }
 
 // Core is the platform's state on NATS with the services and API built on
@@ -110,7 +114,10 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	if o.Holder == "" {
 		o.Holder = nc.Opts.Name
 	}
-	b, err := natsstore.Setup(ctx, js, natsstore.SetupOptions{MaxDeliver: o.Policy.MaxDeliveries()})
+	if o.Retention <= 0 {
+		o.Retention = domain.DefaultRetention
+	}
+	b, err := natsstore.Setup(ctx, js, natsstore.SetupOptions{MaxDeliver: o.Policy.MaxDeliveries(), Retention: o.Retention, MaxBytes: o.MaxBytes})
 	if err != nil {
 		return nil, fmt.Errorf("core: %w", err)
 	}
@@ -144,9 +151,12 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	c.ExecutionService = executions
 	o.Sweeper.Policy = o.Policy
 	c.Sweeper = NewSweeper(b, js, o.Sweeper, o.Holder, o.Logger.Named("sweeper"))
+	c.Sweeper.Retention = &service.Retention{Keep: o.Retention, Log: natsstore.NewEndedLog(b.Ended), Store: c.Executions,
+		DeadLetters: deadLetters, Logger: o.Logger.Named("retention")}
 	functions := service.NewFunctions(c.Functions)
 	functions.Limits, functions.MaxPerUser = o.Limits, o.MaxFunctionsPerUser
 	functions.OnDelete(c.Objects.DeleteFunctionHook)
+	functions.OnDelete(c.deleteFunctionExecutions(deadLetters))
 	c.Deps = api.Deps{
 		Users:      users,
 		Functions:  functions,
@@ -175,6 +185,17 @@ func NewSweeper(b *natsstore.Buckets, js jetstream.JetStream, o service.SweeperO
 	return service.NewSweeper(o, natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData).WithLogger(log),
 		natsstore.NewLeaseStore(b.Active), q, q, natsstore.NewDeadLetterStore(b.DeadLetters),
 		natsstore.NewAdvisories(b, log), natsstore.NewLock(b.Locks, "sweeper", holder), log)
+}
+
+// deleteFunctionExecutions is the OnDelete hook by which a function's
+// executions and their dead letters go with it.
+func (c *Core) deleteFunctionExecutions(dls *natsstore.DeadLetterStore) service.FunctionHook {
+	return func(ctx context.Context, owner, fnID string) error {
+		if err := c.Executions.DeleteFunction(ctx, owner, fnID); err != nil {
+			return err
+		}
+		return dls.DeleteFunction(ctx, owner, fnID)
+	}
 }
 
 // Close stops the core's background work (the sweeper); the connection is

@@ -140,6 +140,7 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 		RateLimit: cfg.RateLimit, LoginRateLimit: cfg.LoginRateLimit, RateLimitWindow: cfg.RateLimitWindow,
 		MaxWaitsPerUser: cfg.MaxWaitsPerUser,
 		Limits:          cfg.FunctionLimits(), MaxFunctionsPerUser: cfg.UserMaxFunctions,
+		Retention: cfg.ExecutionRetention, MaxBytes: cfg.NATSMaxBytes,
 	})
 	if err != nil {
 		nc.Close()
@@ -155,6 +156,12 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 		}
 	}
 	return core, rt, nil
+}
+
+// setupOptions are the settings of the NATS resources every process
+// declares: all read the same variables, so none undoes another's.
+func setupOptions(cfg config.Config) natsstore.SetupOptions {
+	return natsstore.SetupOptions{MaxDeliver: cfg.RetryPolicy().MaxDeliveries(), Retention: cfg.ExecutionRetention, MaxBytes: cfg.NATSMaxBytes}
 }
 
 // closeCore releases what openCore opened, logging what fails to close.

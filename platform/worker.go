@@ -47,7 +47,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	defer func() { _ = nc.Drain() }()
 	policy := cfg.RetryPolicy()
-	b, err := natsstore.Setup(startCtx, js, natsstore.SetupOptions{MaxDeliver: policy.MaxDeliveries()})
+	b, err := natsstore.Setup(startCtx, js, setupOptions(cfg))
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}

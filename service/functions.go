@@ -162,8 +162,9 @@ func (s *Functions) Update(ctx context.Context, owner, id string, p FunctionPatc
 	return f, nil
 }
 
-// Delete removes owner's function id, then runs the OnDelete hooks. Its past
-// executions stay listed: they are history, not part of the function.
+// Delete removes owner's function id, then runs the OnDelete hooks, by
+// which its executions, dead letters and objects go with it (platform wires
+// them).
 func (s *Functions) Delete(ctx context.Context, owner, id string) error {
 	if err := s.store.Delete(ctx, owner, id); err != nil {
 		return fmt.Errorf("delete function %s: %w", id, err)

@@ -96,6 +96,9 @@ type Sweeper struct {
 	log     *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now Clock
+	// Retention, when set, runs a pass after each sweep, under the same
+	// lock (EXECUTION_RETENTION).
+	Retention *Retention
 }
 
 // NewSweeper returns a Sweeper. adv and lock may be nil (no advisories;
@@ -130,6 +133,14 @@ func (s *Sweeper) Run(ctx context.Context) {
 		}
 		if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("sweep", zap.Error(err))
+		}
+		if s.Retention != nil {
+			n, err := s.Retention.Pass(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("retention", zap.Int("expired", n), zap.Error(err))
+			} else if n > 0 {
+				s.log.Info("retention: ended executions expired", zap.Int("expired", n))
+			}
 		}
 	}
 }

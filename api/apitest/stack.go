@@ -40,6 +40,8 @@ type StackOptions struct {
 	// Policy and Sweeper tune the core's retries and sweeper.
 	Policy  domain.RetryPolicy
 	Sweeper service.SweeperOptions
+	// Retention is the core's EXECUTION_RETENTION (0: the default).
+	Retention time.Duration
 }
 
 // NewStack starts a Stack; everything stops when the test ends.
@@ -73,7 +75,7 @@ func NewStackWith(t testing.TB, o StackOptions) *Stack {
 	logger := zaptest.NewLogger(t)
 	core, err := platform.NewCore(ctx, nc, js, platform.CoreOptions{
 		Secret: TestSecret, TokenTTL: time.Hour, BcryptCost: bcrypt.MinCost, Logger: logger,
-		Policy: o.Policy, Sweeper: o.Sweeper,
+		Policy: o.Policy, Sweeper: o.Sweeper, Retention: o.Retention,
 	})
 	if err != nil {
 		t.Fatalf("platform core: %v", err)
