@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/faasplatform/faas/api/apitest"
@@ -35,6 +36,8 @@ type env struct {
 	metricsOff bool
 	// retryDelay, when set, is the workers' RETRY_DELAY.
 	retryDelay string
+	// observe, when set, also receives every line the workers log.
+	observe zapcore.Core
 }
 
 // newEnv starts the API and, unless workers is 0, that many workers each
@@ -80,6 +83,9 @@ func (e *env) startWorker(t testing.TB, id string, maxConcurrent int) {
 	log := zaptest.NewLogger(t).Named(id)
 	if _, ok := t.(*testing.B); ok {
 		log = zap.NewNop()
+	}
+	if e.observe != nil {
+		log = zap.New(zapcore.NewTee(log.Core(), e.observe)).Named(id)
 	}
 	go func() { done <- platform.RunWorker(ctx, cfg, log) }()
 	t.Cleanup(func() {
