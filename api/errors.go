@@ -8,24 +8,26 @@ import (
 	"net/http"
 
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/wire"
 )
 
 // Error codes of contract §3, plus nothing else: every error answer carries
 // one of these.
+// They are the wire package's, named here for the handler's code.
 const (
-	CodeInvalidInput       = "invalid_input"
-	CodeUnauthorized       = "unauthorized"
-	CodeForbidden          = "forbidden"
-	CodeFunctionNotFound   = "function_not_found"
-	CodeExecutionNotFound  = "execution_not_found"
-	CodeUserNotFound       = "user_not_found"
-	CodeObjectNotFound     = "object_not_found"
-	CodeConflict           = "conflict"
-	CodePayloadTooLarge    = "payload_too_large"
-	CodeRateLimited        = "rate_limited"
-	CodeExecutionTimeout   = "execution_timeout"
-	CodeInternalError      = "internal_error"
-	CodeUnavailable        = "unavailable"
+	CodeInvalidInput       = wire.CodeInvalidInput
+	CodeUnauthorized       = wire.CodeUnauthorized
+	CodeForbidden          = wire.CodeForbidden
+	CodeFunctionNotFound   = wire.CodeFunctionNotFound
+	CodeExecutionNotFound  = wire.CodeExecutionNotFound
+	CodeUserNotFound       = wire.CodeUserNotFound
+	CodeObjectNotFound     = wire.CodeObjectNotFound
+	CodeConflict           = wire.CodeConflict
+	CodePayloadTooLarge    = wire.CodePayloadTooLarge
+	CodeRateLimited        = wire.CodeRateLimited
+	CodeExecutionTimeout   = wire.CodeExecutionTimeout
+	CodeInternalError      = wire.CodeInternalError
+	CodeUnavailable        = wire.CodeUnavailable
 	genericInternalMessage = "internal error"
 )
 
@@ -58,15 +60,10 @@ var errorKinds = []errorKind{
 
 // ErrorBody is the contract's error envelope:
 // {"error": {"code": "...", "message": "..."}}.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
+type ErrorBody = wire.ErrorBody
 
 // ErrorDetail is the inside of ErrorBody.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type ErrorDetail = wire.ErrorDetail
 
 // Classify maps err to its HTTP status, contract code and caller-facing
 // message. The message is the PublicError's when err has one and a generic

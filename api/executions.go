@@ -7,19 +7,17 @@ import (
 	"strconv"
 
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/wire"
 )
 
 // Idempotency headers of POST /api/v1/executions (contract §3).
 const (
-	IdempotencyKeyHeader     = "Idempotency-Key"
-	IdempotentReplayedHeader = "Idempotent-Replayed"
+	IdempotencyKeyHeader     = wire.IdempotencyKeyHeader
+	IdempotentReplayedHeader = wire.IdempotentReplayedHeader
 )
 
 // executionRequest is the body of POST /api/v1/executions.
-type executionRequest struct {
-	FunctionID string          `json:"function_id"`
-	Input      json.RawMessage `json:"input"`
-}
+type executionRequest = wire.ExecutionRequest
 
 // inputBytes is what the function reads on standard input: a JSON string
 // is passed as its text (so "hello" arrives as hello), any other JSON value
@@ -42,25 +40,14 @@ func inputBytes(raw json.RawMessage) ([]byte, error) {
 // executionSummary is an execution as listed: the record without input and
 // output (the shadowing fields are always nil, hence omitted; logs have no
 // JSON name at all). Embedding keeps every other field, present and future.
-type executionSummary struct {
-	*domain.Execution
-	Input  *struct{} `json:"input,omitempty"`
-	Output *struct{} `json:"output,omitempty"`
-}
+type executionSummary = wire.ExecutionSummary
 
 // executionList is the body of GET /api/v1/executions: one page, and the
 // cursor of the next one when older executions remain.
-type executionList struct {
-	Executions []executionSummary `json:"executions"`
-	Next       string             `json:"next,omitempty"`
-}
+type executionList = wire.ExecutionList
 
 // executionLogs is the body of GET /api/v1/executions/{id}/logs.
-type executionLogs struct {
-	ExecutionID string `json:"execution_id"`
-	Logs        string `json:"logs"`
-	Truncated   bool   `json:"truncated"`
-}
+type executionLogs = wire.ExecutionLogs
 
 // createExecution: POST /api/v1/executions[?wait=true] → 202 pending
 // execution; with wait, 200 once it has ended, or 202 with its current
@@ -194,9 +181,7 @@ func (h *handler) executionLogs(w http.ResponseWriter, r *http.Request) error {
 }
 
 // deadLetterList is the body of GET /api/v1/deadletters.
-type deadLetterList struct {
-	DeadLetters []domain.DeadLetter `json:"dead_letters"`
-}
+type deadLetterList = wire.DeadLetterList
 
 // listDeadLetters: GET /api/v1/deadletters → 200 {dead_letters}, newest
 // first.

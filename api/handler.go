@@ -19,6 +19,7 @@ import (
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/ratelimit"
 	"github.com/faasplatform/faas/service"
+	"github.com/faasplatform/faas/wire"
 )
 
 // Defaults of the Deps durations.
@@ -31,13 +32,7 @@ const (
 )
 
 // WorkerStatus is one row of GET /api/v1/workers/status.
-type WorkerStatus struct {
-	ID               string    `json:"id"`
-	Status           string    `json:"status"`
-	ActiveExecutions int       `json:"active_executions"`
-	MaxConcurrent    int       `json:"max_concurrent"`
-	LastHeartbeat    time.Time `json:"last_heartbeat"`
-}
+type WorkerStatus = wire.WorkerStatus
 
 // WorkerLister reports the live workers and the number of queued jobs not
 // yet taken by one, for GET /api/v1/workers/status.
@@ -48,18 +43,10 @@ type WorkerLister interface {
 
 // AutoscalerStatus is the "autoscaler" object of GET /api/v1/workers/status:
 // the acting autoscaler's desired worker count and its last change.
-type AutoscalerStatus struct {
-	Desired   int        `json:"desired"`
-	LastScale *LastScale `json:"last_scale"`
-}
+type AutoscalerStatus = wire.AutoscalerStatus
 
 // LastScale is the autoscaler's last change of the pool.
-type LastScale struct {
-	At     time.Time `json:"at"`
-	From   int       `json:"from"`
-	To     int       `json:"to"`
-	Reason string    `json:"reason"`
-}
+type LastScale = wire.LastScale
 
 // AutoscalerReporter is a WorkerLister that also knows the autoscaler's
 // state; nil, nil means no autoscaler runs.

@@ -12,16 +12,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/wire"
 )
 
 // healthBody is the body of GET /api/v1/health. When a check fails it also
 // carries the error envelope, so that a client reading only "error" sees
 // the failure like any other 503.
-type healthBody struct {
-	Status string            `json:"status"`
-	Checks map[string]string `json:"checks"`
-	Error  *ErrorDetail      `json:"error,omitempty"`
-}
+type healthBody = wire.Health
 
 // health: GET /api/v1/health (no auth) → 200 when every check passes, 503
 // naming the failed checks otherwise. Checks run in parallel, each bounded
@@ -101,11 +98,7 @@ func (h *handler) runCheck(ctx context.Context, name string, check func(context.
 }
 
 // workersBody is the body of GET /api/v1/workers/status.
-type workersBody struct {
-	Workers    []WorkerStatus    `json:"workers"`
-	Pending    int               `json:"pending"`
-	Autoscaler *AutoscalerStatus `json:"autoscaler,omitempty"`
-}
+type workersBody = wire.Workers
 
 // workersStatus: GET /api/v1/workers/status (auth) → 200 {workers, pending,
 // autoscaler (once one runs)}.

@@ -6,13 +6,10 @@ import (
 
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/service"
+	"github.com/faasplatform/faas/wire"
 )
 
-type registerRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Email    string `json:"email"`
-}
+type registerRequest = wire.RegisterRequest
 
 // register: POST /api/v1/users/register → 201 user.
 func (h *handler) register(w http.ResponseWriter, r *http.Request) error {
@@ -28,10 +25,7 @@ func (h *handler) register(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type loginRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
+type loginRequest = wire.LoginRequest
 
 // login: POST /api/v1/users/login → 200 {token, expires_at, user}.
 func (h *handler) login(w http.ResponseWriter, r *http.Request) error {
@@ -67,10 +61,7 @@ func (h *handler) getMe(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type updateMeRequest struct {
-	Email    *string `json:"email"`
-	Password *string `json:"password"`
-}
+type updateMeRequest = wire.UpdateMeRequest
 
 // updateMe: PUT /api/v1/users/me {email?, password?} → 200 user.
 func (h *handler) updateMe(w http.ResponseWriter, r *http.Request) error {

@@ -1,7 +1,10 @@
-// Command faas is the platform in one binary: `faas up` runs everything on
-// one machine, `faas worker` one worker process, `faas autoscaler` the
-// autoscaler, `faas plugin` the APISIX plugin runner. Configuration comes
-// from the environment (contract §2).
+// Command faas is the platform in one binary. Server commands: `faas up`
+// runs everything on one machine, `faas worker` one worker process, `faas
+// autoscaler` the autoscaler, `faas plugin` the APISIX plugin runner; they
+// read the server's configuration from the environment (contract §2). The
+// client commands (login, fn, invoke, executions, logs, objects, workers,
+// deadletters; package cli) read none of it: commands are dispatched before
+// any server configuration is loaded.
 package main
 
 import (
@@ -11,62 +14,82 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
+	"golang.org/x/term"
 
+	"github.com/faasplatform/faas/cli"
 	"github.com/faasplatform/faas/config"
 	"github.com/faasplatform/faas/platform"
 )
 
-const usage = `usage: faas <command>
-
-commands:
-  up          run the whole platform: embedded NATS (unless NATS_URL), gateway on SERVER_ADDRESS, autoscaled workers
-  worker      run one worker process (NATS_URL, MAX_CONCURRENT_EXECUTIONS, WORKER_ADDRESS)
-  autoscaler  start and retire workers on the backlog (AUTOSCALER_BACKEND=process|docker, MIN_WORKERS, MAX_WORKERS, ...)
-  plugin      run the APISIX plugin runner (started by APISIX through ext-plugin.cmd)
-
-configuration: environment variables, see README.md`
-
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, usage)
-		os.Exit(2)
-	}
-	cfg, err := config.Load(os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "faas:", err)
-		os.Exit(2)
-	}
-	log, err := platform.NewLogger(cfg.LogLevel, cfg.LogFormat)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "faas:", err)
-		os.Exit(1)
-	}
-	defer func() { _ = log.Sync() }()
-
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	switch os.Args[1] {
-	case "up":
-		err = platform.NewUp(cfg, log, os.Stdout).Run(ctx)
-	case "worker":
-		err = platform.RunWorker(ctx, cfg, log)
-	case "autoscaler":
-		err = platform.NewAutoscaler(cfg, log).Run(ctx)
-	case "plugin":
-		stop() // the plugin runner handles SIGINT/SIGTERM itself
-		err = platform.RunPlugin(context.Background(), cfg, log)
-	case "help", "-h", "--help":
-		fmt.Println(usage)
-		return
-	default:
-		fmt.Fprintf(os.Stderr, "faas: unknown command %q\n\n%s\n", os.Args[1], usage)
-		os.Exit(2)
+	root := &cobra.Command{
+		Use:           "faas",
+		Short:         "faas runs and drives a Function-as-a-Service platform",
+		Long:          "faas runs the platform (up, worker, autoscaler, plugin: settings from the environment, see README.md)\nand drives it (login, fn, invoke, executions, logs, objects, workers, deadletters).",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_ = cmd.Help()
+			return cli.UsageError(fmt.Errorf("a command is needed"))
+		},
 	}
+	root.AddGroup(&cobra.Group{ID: "server", Title: "Server commands (settings from the environment):"},
+		&cobra.Group{ID: "client", Title: "Client commands:"})
+	root.AddCommand(
+		server("up", "Run the whole platform: embedded NATS (unless NATS_URL), gateway on SERVER_ADDRESS, autoscaled workers",
+			func(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+				return platform.NewUp(cfg, log, os.Stdout).Run(ctx)
+			}),
+		server("worker", "Run one worker process (NATS_URL, MAX_CONCURRENT_EXECUTIONS, WORKER_ADDRESS)", platform.RunWorker),
+		server("autoscaler", "Start and retire workers on the backlog (AUTOSCALER_BACKEND, MIN_WORKERS, MAX_WORKERS, ...)",
+			func(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+				return platform.NewAutoscaler(cfg, log).Run(ctx)
+			}),
+		server("plugin", "Run the APISIX plugin runner (started by APISIX through ext-plugin.cmd)",
+			func(_ context.Context, cfg config.Config, log *zap.Logger) error {
+				stop() // the plugin runner handles SIGINT/SIGTERM itself
+				return platform.RunPlugin(context.Background(), cfg, log)
+			}),
+	)
+	cli.AddCommands(root, cli.Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		IsTerminal: term.IsTerminal, ReadPassword: term.ReadPassword,
+	}, "client")
+	err := root.ExecuteContext(ctx)
+	stop()
 	if err != nil {
-		log.Error("faas "+os.Args[1]+" failed", zap.Error(err))
 		fmt.Fprintln(os.Stderr, "faas:", err)
-		os.Exit(1)
+	}
+	os.Exit(cli.ExitCode(err))
+}
+
+// server is a server command: it loads the configuration (a bad value is
+// bad usage, exit 2), builds the logger and runs.
+func server(name, short string, run func(context.Context, config.Config, *zap.Logger) error) *cobra.Command {
+	return &cobra.Command{
+		Use:     name,
+		Short:   short,
+		GroupID: "server",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(os.Getenv)
+			if err != nil {
+				return cli.UsageError(err)
+			}
+			log, err := platform.NewLogger(cfg.LogLevel, cfg.LogFormat)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			if err := run(cmd.Context(), cfg, log); err != nil {
+				log.Error("faas "+name+" failed", zap.Error(err))
+				return err
+			}
+			return nil
+		},
 	}
 }
