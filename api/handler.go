@@ -199,6 +199,7 @@ func (h *handler) routes() {
 	add(http.MethodDelete, "/api/v1/deadletters/{id}", authed, noBody, h.discardDeadLetter)
 
 	add(http.MethodGet, healthPattern, open, noBody, h.health)
+	add(http.MethodGet, OpenAPIPattern, open, noBody, h.openAPI)
 	add(http.MethodGet, "/api/v1/workers/status", authed, noBody, h.workersStatus)
 }
 

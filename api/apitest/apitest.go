@@ -100,13 +100,15 @@ var client = &http.Client{
 func Do(t testing.TB, baseURL, method, path, token string, body any, header map[string]string) *Response {
 	t.Helper()
 	var rd io.Reader
+	var sent []byte // the body as sent, for the contract check; nil for a stream
 	contentType := "application/json"
 	switch b := body.(type) {
 	case nil:
+		sent = []byte{}
 	case string:
-		rd = strings.NewReader(b)
+		rd, sent = strings.NewReader(b), []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		rd, sent = bytes.NewReader(b), b
 	case io.Reader:
 		rd = struct{ io.Reader }{b} // hide the length: sent chunked
 	default:
@@ -114,7 +116,7 @@ func Do(t testing.TB, baseURL, method, path, token string, body any, header map[
 		if err != nil {
 			t.Fatalf("encode request body: %v", err)
 		}
-		rd = bytes.NewReader(data)
+		rd, sent = bytes.NewReader(data), data
 	}
 	req, err := http.NewRequest(method, baseURL+path, rd)
 	if err != nil {
@@ -138,6 +140,7 @@ func Do(t testing.TB, baseURL, method, path, token string, body any, header map[
 	if err != nil {
 		t.Fatalf("%s %s: read answer: %v", method, path, err)
 	}
+	CheckContract(t, req, sent, resp.StatusCode, resp.Header, data)
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
 }
 
