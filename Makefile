@@ -3,6 +3,7 @@ GO        ?= go
 BIN       := bin
 IMAGE     := faas-platform/faas:latest
 EXAMPLES  := faas-examples/echo:latest
+PDFPROC   := faas-examples/pdf-processor:latest
 # Binaries are static (images are FROM scratch); only the race detector of
 # `make test` needs cgo (and a C compiler: .ci/run installs gcc if missing).
 export CGO_ENABLED := 0
@@ -26,7 +27,9 @@ images: binaries
 examples:
 	$(GO) build -trimpath -o examples/echo/echo ./examples/echo
 	docker build -q -t $(EXAMPLES) examples/echo >/dev/null
-	@echo "built image $(EXAMPLES)"
+	$(GO) build -trimpath -o examples/pdf-processor/pdf-processor ./examples/pdf-processor
+	docker build -q -t $(PDFPROC) examples/pdf-processor >/dev/null
+	@echo "built images $(EXAMPLES) $(PDFPROC)"
 
 ## run: the whole platform on this machine (embedded NATS, gateway, autoscaled workers)
 run: binaries
@@ -58,7 +61,7 @@ chaos:
 
 ## clean: build output, the platform's images and containers, ./data
 clean:
-	rm -rf $(BIN) data examples/echo/echo
+	rm -rf $(BIN) data examples/echo/echo examples/pdf-processor/pdf-processor
 	-docker ps -aq --filter label=faas.execution_id | xargs -r docker rm -f
 	-docker ps -aq --filter label=faas.role=worker | xargs -r docker rm -f
 	-docker images -q --filter reference='faas-platform/*' --filter reference='faas-examples/*' | xargs -r docker rmi -f
