@@ -90,8 +90,8 @@ func TestPageText(t *testing.T) {
 
 func TestResultName(t *testing.T) {
 	for in, want := range map[Input]string{
-		{Object: "uploads/report.pdf"}:                "results/report.json",
-		{Object: "a.b.pdf"}:                           "results/a.b.json",
+		{Object: "uploads/report.pdf"}:               "results/report.json",
+		{Object: "a.b.pdf"}:                          "results/a.b.json",
 		{Object: "x.pdf", Result: "out/custom.json"}: "out/custom.json",
 	} {
 		if got := resultName(in); got != want {
