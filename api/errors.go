@@ -1,6 +1,8 @@
 package api
 
 import (
+	"fmt"
+	"strings"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -91,6 +93,27 @@ func Classify(err error) (status int, code, message string) {
 		return http.StatusServiceUnavailable, CodeUnavailable, "the request was cancelled or timed out"
 	}
 	return http.StatusInternalServerError, CodeInternalError, genericInternalMessage
+}
+
+// ErrorForStatus is an error whose answer (WriteError) has status, for an
+// answer that came without a body (e.g. from a proxied or extra route): the
+// first sentinel of that status, except that 404 and 405 without a body are
+// a route's, hence invalid_input as the contract says; any other 5xx is
+// internal_error.
+func ErrorForStatus(status int) error {
+	text := strings.ToLower(http.StatusText(status))
+	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+		return domain.Invalid("%s", text)
+	}
+	for _, k := range errorKinds {
+		if k.status == status {
+			return domain.Errorf(k.sentinel, "%s", text)
+		}
+	}
+	if status >= 500 {
+		return fmt.Errorf("answer %d without a body", status)
+	}
+	return domain.Invalid("%s", text)
 }
 
 // WriteError answers err with its status and the error envelope (see

@@ -34,7 +34,6 @@ package plugin
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +46,9 @@ import (
 
 	pkgHTTP "github.com/apache/apisix-go-plugin-runner/pkg/http"
 	"go.uber.org/zap"
+
+	"github.com/faasplatform/faas/api"
+	"github.com/faasplatform/faas/domain"
 )
 
 // Name is the plugin's name: the "name" of its entry in a route's
@@ -109,7 +111,7 @@ func (p *Plugin) RequestFilter(conf any, w http.ResponseWriter, r pkgHTTP.Reques
 	c, ok := conf.(Conf)
 	if !ok {
 		p.log.Error("faas plugin called with a conf it did not parse", zap.Any("conf", conf))
-		writeError(w, http.StatusInternalServerError, "internal_error", "internal error")
+		errorAnswer(errors.New("unparsed plugin conf")).writeTo(w)
 		return
 	}
 
@@ -143,7 +145,7 @@ func (p *Plugin) serve(c Conf, r pkgHTTP.Request) (resp *answer, brokenConn erro
 	defer func() {
 		if v := recover(); v != nil {
 			p.log.Error("faas plugin panicked", zap.Any("panic", v), zap.Stack("stack"))
-			resp, brokenConn = errorAnswer(http.StatusInternalServerError, "internal_error", "internal error"), nil
+			resp, brokenConn = errorAnswer(fmt.Errorf("plugin panic: %v", v)), nil
 		}
 	}()
 
@@ -158,7 +160,7 @@ func (p *Plugin) serve(c Conf, r pkgHTTP.Request) (resp *answer, brokenConn erro
 	body, tooLarge, err := p.readBody(c, r, hdr)
 	if err != nil {
 		if errors.Is(err, errBadContentLength) {
-			return errorAnswer(http.StatusBadRequest, "invalid_input", "invalid Content-Length header"), nil
+			return errorAnswer(domain.Invalid("invalid Content-Length header")), nil
 		}
 		return nil, errConnBroken{err}
 	}
@@ -174,8 +176,11 @@ var errBadContentLength = errors.New("invalid Content-Length")
 
 // tooLargeAnswer is the plugin's 413 for a body over maxBodyBytes.
 func tooLargeAnswer(maxBodyBytes int64) *answer {
-	return errorAnswer(http.StatusRequestEntityTooLarge, "payload_too_large",
-		fmt.Sprintf("request body exceeds %d bytes; send large data as an object", maxBodyBytes))
+	a := errorAnswer(domain.Errorf(domain.ErrPayloadTooLarge, "request body exceeds %d bytes; send large data as an object", maxBodyBytes))
+	// Byte for byte the error page nginx answers for a body over
+	// client_max_body_size (apisix/config.yaml), which has no final newline.
+	a.body = bytes.TrimSuffix(a.body, []byte("\n"))
+	return a
 }
 
 // PayloadTooLargeBody is the JSON body of the plugin's 413 answer when a
@@ -276,7 +281,7 @@ func (p *Plugin) runHandler(req *http.Request) *answer {
 			if v := recover(); v != nil {
 				p.log.Error("API handler panicked", zap.Any("panic", v),
 					zap.String("method", req.Method), zap.String("path", req.URL.Path), zap.Stack("stack"))
-				done <- errorAnswer(http.StatusInternalServerError, "internal_error", "internal error")
+				done <- errorAnswer(fmt.Errorf("API handler panic: %v", v))
 			}
 		}()
 		p.h.ServeHTTP(rec, req)
@@ -295,8 +300,7 @@ func (p *Plugin) runHandler(req *http.Request) *answer {
 		}
 		p.log.Warn("API handler did not answer before the runner's deadline",
 			zap.String("method", req.Method), zap.String("path", req.URL.Path), zap.Error(context.Cause(ctx)))
-		return errorAnswer(http.StatusServiceUnavailable, "unavailable",
-			"the request took too long; try again later")
+		return errorAnswer(domain.Errorf(domain.ErrUnavailable, "the request took too long; try again later"))
 	}
 }
 
@@ -307,15 +311,13 @@ type answer struct {
 	body   []byte
 }
 
-func errorAnswer(status int, code, message string) *answer {
-	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	return &answer{status: status, header: h, body: body}
-}
-
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	errorAnswer(status, code, message).writeTo(w)
+// errorAnswer is the contract's answer for err, written by the API's one
+// error mapper (api.WriteError), so the plugin's own errors read exactly as
+// the handler's.
+func errorAnswer(err error) *answer {
+	rec := newRecorder()
+	api.WriteError(rec, err)
+	return &answer{status: rec.status, header: rec.header, body: rec.body.Bytes()}
 }
 
 // hopHeaders are not copied to a Stop: APISIX/nginx frame the answer
@@ -391,7 +393,7 @@ func (rec *recorder) answer(log *zap.Logger, req *http.Request) *answer {
 	if rec.overflow {
 		log.Error("API answer too large for the runner; answering 500",
 			zap.String("method", req.Method), zap.String("path", req.URL.Path), zap.Int("limit", MaxResponseBytes))
-		return errorAnswer(http.StatusInternalServerError, "internal_error", "response too large")
+		return errorAnswer(errResponseTooLarge)
 	}
 	status := rec.status
 	if status == 0 {
@@ -402,35 +404,10 @@ func (rec *recorder) answer(log *zap.Logger, req *http.Request) *answer {
 		a.body = nil
 	}
 	if status >= 400 && len(a.body) == 0 {
-		e := errorAnswer(status, codeForStatus(status), strings.ToLower(http.StatusText(status)))
+		e := errorAnswer(api.ErrorForStatus(status))
 		a.body = e.body
 		a.header = a.header.Clone()
 		a.header.Set("Content-Type", "application/json")
 	}
 	return a
-}
-
-// codeForStatus names the contract's error code for a status, for answers
-// the handler left without a body.
-func codeForStatus(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return "invalid_input"
-	case http.StatusUnauthorized:
-		return "unauthorized"
-	case http.StatusForbidden:
-		return "forbidden"
-	case http.StatusConflict:
-		return "conflict"
-	case http.StatusRequestEntityTooLarge:
-		return "payload_too_large"
-	case http.StatusTooManyRequests:
-		return "rate_limited"
-	case http.StatusServiceUnavailable:
-		return "unavailable"
-	}
-	if status >= 500 {
-		return "internal_error"
-	}
-	return "invalid_input"
 }
