@@ -1,13 +1,13 @@
 package api
 
 import (
-	"fmt"
-	"strings"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/wire"
