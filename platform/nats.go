@@ -18,6 +18,7 @@ import (
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/metrics"
 	"github.com/faasplatform/faas/natsstore"
+	"github.com/faasplatform/faas/objects"
 )
 
 // startNATS starts the embedded server on cfg.NATSListen with its files
@@ -140,6 +141,7 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 		RateLimit: cfg.RateLimit, LoginRateLimit: cfg.LoginRateLimit, RateLimitWindow: cfg.RateLimitWindow,
 		MaxWaitsPerUser: cfg.MaxWaitsPerUser,
 		Limits:          cfg.FunctionLimits(), MaxFunctionsPerUser: cfg.UserMaxFunctions,
+		ObjectLimits: objects.Limits{MaxObjectBytes: cfg.ObjectMaxBytes, FunctionQuota: cfg.FunctionObjectsQuota},
 	})
 	if err != nil {
 		nc.Close()

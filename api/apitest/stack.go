@@ -13,6 +13,7 @@ import (
 
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/natsstore"
+	"github.com/faasplatform/faas/objects"
 	"github.com/faasplatform/faas/platform"
 	"github.com/faasplatform/faas/service"
 )
@@ -20,6 +21,13 @@ import (
 // TestSecret is the JWT secret of a Stack; a Fixture uses it to forge
 // expired and wrongly signed tokens.
 var TestSecret = []byte("apitest-secret-0123456789abcdef!")
+
+// Object limits of a Stack unless StackOptions say otherwise: small, so
+// that ObjectCases reach them with a few MiB.
+const (
+	ObjectMaxBytes = 6 << 20
+	ObjectsQuota   = 12 << 20
+)
 
 // Stack is the platform's API on real stores: an embedded NATS server
 // (random port, files under t.TempDir()) and the platform's Core on it
@@ -40,6 +48,8 @@ type StackOptions struct {
 	// Policy and Sweeper tune the core's retries and sweeper.
 	Policy  domain.RetryPolicy
 	Sweeper service.SweeperOptions
+	// ObjectLimits replace ObjectMaxBytes and ObjectsQuota when set.
+	ObjectLimits objects.Limits
 }
 
 // NewStack starts a Stack; everything stops when the test ends.
@@ -63,6 +73,9 @@ func NewStackWith(t testing.TB, o StackOptions) *Stack {
 		})
 		url = srv.ClientURL()
 	}
+	if o.ObjectLimits == (objects.Limits{}) {
+		o.ObjectLimits = objects.Limits{MaxObjectBytes: ObjectMaxBytes, FunctionQuota: ObjectsQuota}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	nc, js, err := natsstore.Connect(ctx, url, "apitest", natsstore.Credentials{})
@@ -73,7 +86,7 @@ func NewStackWith(t testing.TB, o StackOptions) *Stack {
 	logger := zaptest.NewLogger(t)
 	core, err := platform.NewCore(ctx, nc, js, platform.CoreOptions{
 		Secret: TestSecret, TokenTTL: time.Hour, BcryptCost: bcrypt.MinCost, Logger: logger,
-		Policy: o.Policy, Sweeper: o.Sweeper,
+		Policy: o.Policy, Sweeper: o.Sweeper, ObjectLimits: o.ObjectLimits,
 	})
 	if err != nil {
 		t.Fatalf("platform core: %v", err)
