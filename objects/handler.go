@@ -196,7 +196,11 @@ func (h *Handler) authorizeExecution(ctx context.Context, c auth.ExecutionClaims
 	if err != nil {
 		return "", fmt.Errorf("execution token: %w", err)
 	}
-	if e.FunctionID != c.FunctionID || e.Status.Final() {
+	if e.FunctionID != c.FunctionID {
+		return "", fmt.Errorf("execution %s is of function %s, not %s: %w", e.ID, e.FunctionID, c.FunctionID,
+			domain.Errorf(domain.ErrUnauthorized, "invalid or expired token"))
+	}
+	if e.Status.Final() {
 		return "", fmt.Errorf("execution %s is %s: %w", e.ID, e.Status, errExecutionEnded)
 	}
 	if _, err := h.d.Functions.Get(ctx, c.OwnerID, functionID); err != nil {

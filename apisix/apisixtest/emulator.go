@@ -334,6 +334,7 @@ func (e *Emulator) proceed(rt *route, r *http.Request, uri string) *response {
 		}
 		r = r.Clone(r.Context())
 		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
+		r.TransferEncoding = nil // nginx sends the buffered body with a Content-Length
 	}
 	return proxy(h, r, rewrite)
 }
