@@ -137,6 +137,7 @@ func ObjectCases(t *testing.T, f *Fixture) []Case {
 			Body: "x", Status: s400, Code: invalid}
 	}
 	n := len(blob)
+	var rawCreated string // created_at of data/raw as its PUT answered
 	cases := []Case{
 		// Round trip of a 5 MiB random binary.
 		{Name: "put 5 MiB", Method: put, Path: blobPath, Token: u.Token, Body: blob, Header: ctHeader("application/x-test"),
@@ -173,7 +174,16 @@ func ObjectCases(t *testing.T, f *Fixture) []Case {
 		{Name: "get the replacement", Method: get, Path: blobPath, Token: u.Token, Status: s200, ContentType: "text/plain",
 			Check: content([]byte("v2"), "")},
 		{Name: "put without Content-Type", Method: put, Path: obj(fn, "data/raw"), Token: u.Token, Body: "raw",
-			Header: ctHeader(""), Status: s201, Check: stored("data/raw", 3, sha([]byte("raw")), octetStream)},
+			Header: ctHeader(""), Status: s201, Check: func(t *testing.T, r *Response) {
+				stored("data/raw", 3, sha([]byte("raw")), octetStream)(t, r)
+				rawCreated = fmt.Sprint(r.Map(t)["created_at"])
+			}},
+		{Name: "created_at as put is as stored", Method: get, Path: objectsRoot + fn + "?prefix=data/raw", Token: u.Token, Status: s200,
+			Check: func(t *testing.T, r *Response) {
+				if got := r.Map(t)["objects"].([]any)[0].(map[string]any)["created_at"]; fmt.Sprint(got) != rawCreated {
+					t.Errorf("listed created_at %v, the PUT answered %s", got, rawCreated)
+				}
+			}},
 		{Name: "put a.txt", Method: put, Path: obj(fn, "data/a.txt"), Token: u.Token, Body: "a", Status: s201},
 		{Name: "put logs/c.txt", Method: put, Path: obj(fn, "logs/c.txt"), Token: u.Token, Body: "c", Status: s201},
 		{Name: "list with prefix", Method: get, Path: objectsRoot + fn + "?prefix=data/", Token: u.Token, Status: s200,
