@@ -184,6 +184,13 @@ func ObjectCases(t *testing.T, f *Fixture) []Case {
 					t.Errorf("listed created_at %v, the PUT answered %s", got, rawCreated)
 				}
 			}},
+		{Name: "put an empty object", Method: put, Path: obj(fn, "empty"), Token: u.Token, Body: "", Header: ctHeader("text/plain"),
+			Status: s201, Check: stored("empty", 0, sha(nil), "text/plain")},
+		{Name: "get an empty object", Method: get, Path: obj(fn, "empty"), Token: u.Token, Status: s200, ContentType: "text/plain",
+			Check: content(nil, "")},
+		{Name: "range of an empty object 416", Method: get, Path: obj(fn, "empty"), Token: u.Token,
+			Header: map[string]string{"Range": "bytes=0-"}, Status: http.StatusRequestedRangeNotSatisfiable, Code: invalid},
+		{Name: "delete the empty object", Method: del, Path: obj(fn, "empty"), Token: u.Token, Status: s204},
 		{Name: "put a.txt", Method: put, Path: obj(fn, "data/a.txt"), Token: u.Token, Body: "a", Status: s201},
 		{Name: "put logs/c.txt", Method: put, Path: obj(fn, "logs/c.txt"), Token: u.Token, Body: "c", Status: s201},
 		{Name: "list with prefix", Method: get, Path: objectsRoot + fn + "?prefix=data/", Token: u.Token, Status: s200,
