@@ -15,7 +15,7 @@ import (
 // its other functions; an execution token of a deleted function answers 404.
 func TestObjectsGoWithTheirFunctionAndOwner(t *testing.T) {
 	st := apitest.NewStack(t)
-	f := apitest.NewFixture(t, st.Serve(t), st.Secret)
+	f := st.ServeFixture(t)
 	u := f.Register(t, "cascade")
 	fn1 := f.CreateFunction(t, u, "cascade-one", nil)
 	fn2 := f.CreateFunction(t, u, "cascade-two", nil)

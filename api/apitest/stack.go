@@ -106,3 +106,10 @@ func (s *Stack) Serve(t testing.TB) string {
 	t.Cleanup(ts.Close)
 	return ts.URL
 }
+
+// ServeFixture serves Handler over real HTTP until the test ends and returns
+// a Fixture for it.
+func (s *Stack) ServeFixture(t testing.TB) *Fixture {
+	t.Helper()
+	return NewFixture(t, s.Serve(t), s.Secret)
+}
