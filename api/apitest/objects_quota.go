@@ -26,6 +26,8 @@ func quotaCases(f *Fixture, u *User, fn string, piece1, piece2, tooBig []byte) [
 		{Name: "quota: over it by Content-Length 413", Method: put, Path: path("p3"), Token: u.Token, Body: third, Status: s413, Code: tooLarge},
 		{Name: "quota: over it chunked 413", Method: put, Path: path("p3"), Token: u.Token, Body: bytes.NewReader(third), Status: s413, Code: tooLarge},
 		{Name: "size: over OBJECT_MAX_BYTES by Content-Length 413", Method: put, Path: path("big"), Token: u.Token, Body: tooBig, Status: s413, Code: tooLarge},
+		{Name: "size: over OBJECT_MAX_BYTES with Expect: 100-continue 413", Method: put, Path: path("big"), Token: u.Token,
+			Body: tooBig, Header: map[string]string{"Expect": "100-continue"}, Status: s413, Code: tooLarge},
 		{Name: "size: over OBJECT_MAX_BYTES chunked 413", Method: put, Path: path("big"), Token: u.Token, Body: bytes.NewReader(tooBig), Status: s413, Code: tooLarge},
 		{Name: "size: a replacement too large 413", Method: put, Path: path("p1"), Token: u.Token, Body: bytes.NewReader(tooBig), Status: s413, Code: tooLarge},
 		{Name: "nothing of them stored", Method: get, Path: objectsRoot + fn, Token: u.Token, Status: s200, Check: func(t *testing.T, r *Response) {
