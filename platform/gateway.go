@@ -3,7 +3,6 @@ package platform
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -20,29 +19,28 @@ import (
 // worker and no autoscaler run here. It blocks until ctx ends, then lets
 // requests in flight finish.
 func RunGateway(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	url := clientURL(cfg)
-	core, rt, err := openCore(startCtx, cfg, url, "faas-gateway", log)
+	err := runOnCore(ctx, cfg, url, "faas-gateway", log, func(core *Core) error {
+		gw := gateway.New(cfg.ServerAddress, core.Handler(), log.Named("gateway"))
+		addr, err := gw.Start()
+		if err != nil {
+			return fmt.Errorf("SERVER_ADDRESS=%s: %w", cfg.ServerAddress, err)
+		}
+		log.Info("gateway and objects service up", zap.String("address", addr.String()), zap.String("nats", url))
+		var runErr error
+		select {
+		case <-ctx.Done():
+			log.Info("stopping")
+		case err := <-gw.Done():
+			runErr = fmt.Errorf("stopped serving: %w", err)
+		}
+		stopGateway(gw, log)
+		return runErr
+	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	defer closeCore(core, rt, log)
-	gw := gateway.New(cfg.ServerAddress, core.Handler(), log.Named("gateway"))
-	addr, err := gw.Start()
-	if err != nil {
-		return fmt.Errorf("gateway (SERVER_ADDRESS=%s): %w", cfg.ServerAddress, err)
-	}
-	log.Info("gateway and objects service up", zap.String("address", addr.String()), zap.String("nats", url))
-	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("stopping")
-	case err := <-gw.Done():
-		runErr = fmt.Errorf("gateway stopped: %w", err)
-	}
-	stopGateway(gw, log)
-	return runErr
+	return nil
 }
 
 // stopGateway shuts gw down within ShutdownTimeout, so that requests in
