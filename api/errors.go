@@ -55,6 +55,8 @@ var errorKinds = []errorKind{
 	{domain.ErrObjectNotFound, http.StatusNotFound, CodeObjectNotFound, "object not found"},
 	{domain.ErrConflict, http.StatusConflict, CodeConflict, "conflict with the current state"},
 	{domain.ErrPayloadTooLarge, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "payload too large"},
+	// 416 has no code of its own in the contract: the request is what is wrong.
+	{domain.ErrRangeNotSatisfiable, http.StatusRequestedRangeNotSatisfiable, CodeInvalidInput, "range not satisfiable"},
 	{domain.ErrRateLimited, http.StatusTooManyRequests, CodeRateLimited, "too many requests"},
 	{domain.ErrExecutionTimeout, http.StatusInternalServerError, CodeExecutionTimeout, "execution timed out"},
 	{domain.ErrUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "service unavailable, try again later"},

@@ -343,15 +343,26 @@ func writeEnvelope(w http.ResponseWriter, status int, code, msg string) {
 
 // authenticate checks the bearer token and loads its user.
 func (h *handler) authenticate(r *http.Request) (*domain.User, error) {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return nil, domain.Errorf(domain.ErrUnauthorized, "missing bearer token: send Authorization: Bearer <token>")
+	token, err := BearerToken(r)
+	if err != nil {
+		return nil, err
 	}
-	u, err := h.deps.Users.Authenticate(r.Context(), strings.TrimSpace(token))
+	u, err := h.deps.Users.Authenticate(r.Context(), token)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", r.Method, r.URL.Path, err)
 	}
 	return u, nil
+}
+
+// BearerToken returns the token of r's "Authorization: Bearer <token>", or
+// an unauthorized error saying how to send one. Extra routes that accept
+// more than a user token (the objects service) authenticate with it.
+func BearerToken(r *http.Request) (string, error) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", domain.Errorf(domain.ErrUnauthorized, "missing bearer token: send Authorization: Bearer <token>")
+	}
+	return strings.TrimSpace(token), nil
 }
 
 // logRequest writes the one log line of a request: never the Authorization

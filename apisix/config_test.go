@@ -154,6 +154,13 @@ func checkExtPlugin(ext map[string]any) []error {
 // routesOf reads the routes of a standalone file as generic JSON values.
 func routesOf(t *testing.T, path string) []any {
 	t.Helper()
+	routes, _ := docOf(t, path)["routes"].([]any)
+	return routes
+}
+
+// docOf reads a standalone file as a generic JSON object.
+func docOf(t *testing.T, path string) map[string]any {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read %s: %v", path, err)
@@ -166,8 +173,8 @@ func routesOf(t *testing.T, path string) []any {
 	if err != nil {
 		t.Fatalf("decode %s: %v", path, err)
 	}
-	routes, _ := doc.(map[string]any)["routes"].([]any)
-	return routes
+	m, _ := doc.(map[string]any)
+	return m
 }
 
 func loadConfig(t *testing.T) *apisixtest.Config {
@@ -237,23 +244,13 @@ func TestAPIRouteIsTheContractsRoute(t *testing.T) {
 // The fallback route answers every other path through the plugin (the API's
 // JSON 404), in front of the same cors and limit-count as the API route.
 func TestFallbackRouteAnswersJSON404s(t *testing.T) {
-	routes, err := apisixtest.LoadRoutes(routesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var api, fallback *apisixtest.Route
-	for i := range routes {
-		switch routes[i].URI {
-		case "/api/v1/*":
-			api = &routes[i]
-		case "/*":
-			fallback = &routes[i]
-		}
-	}
+	byURI := routesByURI(t)
+	api, fallback := byURI["/api/v1/*"], byURI["/*"]
 	if api == nil || fallback == nil {
 		t.Fatal("want the routes /api/v1/* and /*")
 	}
 	var conf plugin.Conf
+	var err error
 	if len(fallback.ExtConf) == 1 && fallback.ExtConf[0].Name == plugin.Name {
 		conf, err = plugin.ParseConf([]byte(fallback.ExtConf[0].Value))
 	}
@@ -325,6 +322,20 @@ func TestBrokenRoutesFailValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// routesByURI loads the routes file's routes, by uri.
+func routesByURI(t *testing.T) map[string]*apisixtest.Route {
+	t.Helper()
+	routes, err := apisixtest.LoadRoutes(routesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*apisixtest.Route{}
+	for i := range routes {
+		out[routes[i].URI] = &routes[i]
+	}
+	return out
 }
 
 func deepCopy(t *testing.T, v any) any {

@@ -90,13 +90,7 @@ func (t *Tokens) Issue(userID string, generation int) (token string, expiresAt t
 // message; the wrapped detail is for logs only.
 func (t *Tokens) Verify(token string) (userID string, generation int, err error) {
 	var c claims
-	parsed, err := jwt.ParseWithClaims(token, &c,
-		func(*jwt.Token) (any, error) { return t.secret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(t.Now),
-	)
+	parsed, err := parseHS256(token, &c, t.secret, t.Now)
 	if err != nil {
 		return "", 0, unauthorized(fmt.Errorf("verify token: %w", err))
 	}
@@ -110,6 +104,18 @@ func (t *Tokens) Verify(token string) (userID string, generation int, err error)
 		return "", 0, unauthorized(errors.New("verify token: negative generation"))
 	}
 	return c.Subject, c.Generation, nil
+}
+
+// parseHS256 parses token into c, accepting HS256 with key only and
+// requiring an expiry and an issue time not in the future (by now).
+func parseHS256(token string, c jwt.Claims, key []byte, now func() time.Time) (*jwt.Token, error) {
+	return jwt.ParseWithClaims(token, c,
+		func(*jwt.Token) (any, error) { return key, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(now),
+	)
 }
 
 // unauthorized wraps detail under the public "invalid or expired token"

@@ -21,6 +21,9 @@ var (
 	ErrRateLimited       = errors.New("rate limited")
 	ErrExecutionTimeout  = errors.New("execution timeout")
 	ErrUnavailable       = errors.New("unavailable")
+	// ErrRangeNotSatisfiable is a Range request that no byte of the object
+	// satisfies (HTTP 416).
+	ErrRangeNotSatisfiable = errors.New("range not satisfiable")
 	// ErrImageNotFound is returned by a Runtime when the function's image is
 	// not present on the machine; the execution ends failed, naming the image.
 	ErrImageNotFound = errors.New("image not found")

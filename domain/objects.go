@@ -49,6 +49,21 @@ func ValidateObjectName(s string) error {
 	return nil
 }
 
+// ValidateObjectPrefix checks a listing's ?prefix=: at most 255 of the
+// bytes a name may hold (it may end in '/' or stop inside a segment, so the
+// segment rules of ValidateObjectName do not apply).
+func ValidateObjectPrefix(s string) error {
+	if len(s) > MaxObjectNameLen {
+		return Invalid("prefix must be at most %d characters long", MaxObjectNameLen)
+	}
+	for i := 0; i < len(s); i++ {
+		if !objectNameByte(s[i]) {
+			return Invalid("prefix may hold only letters, digits, '.', '_', '-' and '/'")
+		}
+	}
+	return nil
+}
+
 func objectNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		c == '.' || c == '_' || c == '-' || c == '/'

@@ -73,3 +73,17 @@ func TestCheckObjectAdmission(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateObjectPrefix(t *testing.T) {
+	cases := map[string]bool{
+		"": true, "data/": true, "a": true, "a/b/c.": true, strings.Repeat("p", MaxObjectNameLen): true,
+		strings.Repeat("p", MaxObjectNameLen+1): false, "a b": false, "a\x00": false, "é": false, "a*": false,
+	}
+	for in, ok := range cases {
+		if err := ValidateObjectPrefix(in); (err == nil) != ok {
+			t.Errorf("ValidateObjectPrefix(%q) = %v, want ok %v", in, err, ok)
+		} else if err != nil && !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("ValidateObjectPrefix(%q): %v does not wrap ErrInvalidInput", in, err)
+		}
+	}
+}

@@ -95,6 +95,11 @@ func (o *Objects) Put(ctx context.Context, owner, functionID, name, contentType 
 		}
 		return domain.Object{}, false, fmt.Errorf("put object %s/%s: %w", functionID, name, err)
 	}
+	// Put's info carries the client's clock; the stored one, the server's
+	// (as Stat and List report it), so that created_at is one value.
+	if stored, err := o.os.GetInfo(ctx, objectKey(functionID, name)); err == nil {
+		info = stored
+	}
 	obj, err := toObject(functionID, info)
 	return obj, replaced, err
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/faasplatform/faas/auth"
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/natsstore"
+	"github.com/faasplatform/faas/objects"
 	"github.com/faasplatform/faas/ratelimit"
 	"github.com/faasplatform/faas/service"
 )
@@ -71,6 +72,9 @@ type CoreOptions struct {
 	// MaxBytes is NATS_MAX_BYTES (0: no cap).
 	Retention time.Duration
 	MaxBytes  int64
+	// ObjectLimits are OBJECT_MAX_BYTES and FUNCTION_OBJECTS_QUOTA; a zero
+	// field means its default (objects.DefaultLimits).
+	ObjectLimits objects.Limits
 }
 
 // Core is the platform's state on NATS with the services and API built on
@@ -86,6 +90,9 @@ type Core struct {
 	Workers    *natsstore.WorkerRegistry
 	Leases     *natsstore.LeaseStore
 	Objects    *natsstore.Objects // functions' objects (issue 10)
+	// ExecutionTokens issues and verifies the FAAS_TOKEN of executions
+	// (auth.ExecutionTokens), keyed from the same JWT secret.
+	ExecutionTokens *auth.ExecutionTokens
 	// ExecutionService and UserService are the services behind the
 	// routes.
 	ExecutionService *service.Executions
@@ -169,6 +176,11 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 		LoginLimit:      ratelimit.New(o.LoginRateLimit, o.RateLimitWindow, nil),
 		MaxWaitsPerUser: o.MaxWaitsPerUser,
 	}
+	c.ExecutionTokens = auth.NewExecutionTokens(o.Secret)
+	c.Deps.Extra = append(c.Deps.Extra, objects.New(objects.Deps{
+		Store: c.Objects, Functions: functions, Users: users, Executions: c.Executions,
+		Tokens: c.ExecutionTokens, Limits: objectLimits(o.ObjectLimits),
+	}, o.Logger.Named("objects")).Routes()...)
 	sctx, stop := context.WithCancel(context.Background())
 	c.stopSweeper, c.sweeperDone = stop, make(chan struct{})
 	go func() {
@@ -176,6 +188,17 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 		c.Sweeper.Run(sctx)
 	}()
 	return c, nil
+}
+
+// objectLimits fills the zero fields of l with objects.DefaultLimits.
+func objectLimits(l objects.Limits) objects.Limits {
+	if l.MaxObjectBytes <= 0 {
+		l.MaxObjectBytes = objects.DefaultLimits.MaxObjectBytes
+	}
+	if l.FunctionQuota <= 0 {
+		l.FunctionQuota = objects.DefaultLimits.FunctionQuota
+	}
+	return l
 }
 
 // NewSweeper builds the sweeper on the platform's resources; holder names

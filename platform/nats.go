@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -18,6 +19,7 @@ import (
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/metrics"
 	"github.com/faasplatform/faas/natsstore"
+	"github.com/faasplatform/faas/objects"
 )
 
 // startNATS starts the embedded server on cfg.NATSListen with its files
@@ -141,6 +143,7 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 		MaxWaitsPerUser: cfg.MaxWaitsPerUser,
 		Limits:          cfg.FunctionLimits(), MaxFunctionsPerUser: cfg.UserMaxFunctions,
 		Retention: cfg.ExecutionRetention, MaxBytes: cfg.NATSMaxBytes,
+		ObjectLimits: objects.Limits{MaxObjectBytes: cfg.ObjectMaxBytes, FunctionQuota: cfg.FunctionObjectsQuota},
 	})
 	if err != nil {
 		nc.Close()
@@ -163,6 +166,22 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 func setupOptions(cfg config.Config) natsstore.SetupOptions {
 	return natsstore.SetupOptions{MaxDeliver: cfg.RetryPolicy().MaxDeliveries(), Retention: cfg.ExecutionRetention, MaxBytes: cfg.NATSMaxBytes}
 }
+
+// runOnCore opens the core on the NATS at url (allowing coreStartTimeout
+// for it), runs fn on it, and closes it when fn returns.
+func runOnCore(ctx context.Context, cfg config.Config, url, name string, log *zap.Logger, fn func(*Core) error) error {
+	startCtx, cancel := context.WithTimeout(ctx, coreStartTimeout)
+	defer cancel()
+	core, rt, err := openCore(startCtx, cfg, url, name, log)
+	if err != nil {
+		return err
+	}
+	defer closeCore(core, rt, log)
+	return fn(core)
+}
+
+// coreStartTimeout bounds connecting to NATS and declaring its resources.
+const coreStartTimeout = 30 * time.Second
 
 // closeCore releases what openCore opened, logging what fails to close.
 func closeCore(core *Core, rt *docker.Runtime, log *zap.Logger) {

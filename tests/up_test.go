@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -184,6 +185,12 @@ func TestUpRunsThePlatformAndKeepsDataAcrossRestarts(t *testing.T) {
 	if r.Status != http.StatusOK || x.Status != "complete" || x.output() != "LOUD" {
 		t.Fatalf("execution through faas up: %d %s", r.Status, r.Body)
 	}
+	// An object on the same port, kept across the restart too.
+	blob := apitest.RandomBytes(t, 1<<20)
+	objPath := "/api/function-objects/" + fn + "/kept/blob.bin"
+	if r := fx.Do(t, http.MethodPut, objPath, u.Token, blob); r.Status != http.StatusCreated {
+		t.Fatalf("object through faas up: %d %s", r.Status, r.Body)
+	}
 	up.stop(t)
 
 	// Same DATA_DIR: the user, its function, its execution and its token
@@ -204,6 +211,9 @@ func TestUpRunsThePlatformAndKeepsDataAcrossRestarts(t *testing.T) {
 	fx2.Do(t, http.MethodGet, "/api/v1/executions/"+x.ID, u.Token, nil).Decode(t, &x2)
 	if x2.Status != "complete" || x2.output() != "LOUD" {
 		t.Fatalf("execution after restart: %+v", x2)
+	}
+	if r := fx2.Do(t, http.MethodGet, objPath, u.Token, nil); r.Status != http.StatusOK || !bytes.Equal(r.Body, blob) {
+		t.Fatalf("object after restart: %d, %d bytes (want the %d put)", r.Status, len(r.Body), len(blob))
 	}
 }
 

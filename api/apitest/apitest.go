@@ -83,6 +83,9 @@ type Case struct {
 	Code string
 	// Allow is the expected Allow header of a 405.
 	Allow string
+	// ContentType is the expected Content-Type of an answer below 400
+	// other than 204 and 304; "" means JSON. Objects answer raw bytes.
+	ContentType string
 	// Check, when set, examines the answer further.
 	Check func(t *testing.T, r *Response)
 }
@@ -163,14 +166,19 @@ func Check(t *testing.T, tc Case, r *Response) {
 	if r.Status != tc.Status {
 		t.Fatalf("%s %s: status %d, want %d; body %s", tc.Method, tc.Path, r.Status, tc.Status, truncate(r.Body))
 	}
-	if r.Status == http.StatusNoContent {
+	switch ct := r.Header.Get("Content-Type"); {
+	case r.Status == http.StatusNoContent || r.Status == http.StatusNotModified || tc.Method == http.MethodHead:
 		if len(r.Body) != 0 {
-			t.Errorf("204 with a body: %s", truncate(r.Body))
+			t.Errorf("%d with a body: %s", r.Status, truncate(r.Body))
 		}
-	} else if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+	case tc.ContentType != "" && r.Status < 400:
+		if ct != tc.ContentType {
+			t.Errorf("Content-Type %q, want %q", ct, tc.ContentType)
+		}
+	case !strings.HasPrefix(ct, "application/json"):
 		t.Errorf("Content-Type %q, want application/json", ct)
 	}
-	if r.Status >= 400 {
+	if r.Status >= 400 && tc.Method != http.MethodHead { // a HEAD answer has no body
 		code, msg := r.ErrorCode(), r.ErrorMessage()
 		if code == "" || msg == "" {
 			t.Errorf("error answer without the envelope {error:{code,message}}: %s", truncate(r.Body))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/natsstore"
+	"github.com/faasplatform/faas/objects"
 	"github.com/faasplatform/faas/platform"
 	"github.com/faasplatform/faas/service"
 )
@@ -20,6 +21,13 @@ import (
 // TestSecret is the JWT secret of a Stack; a Fixture uses it to forge
 // expired and wrongly signed tokens.
 var TestSecret = []byte("apitest-secret-0123456789abcdef!")
+
+// Object limits of a Stack unless StackOptions say otherwise: small, so
+// that ObjectCases reach them with a few MiB.
+const (
+	ObjectMaxBytes = 6 << 20
+	ObjectsQuota   = 12 << 20
+)
 
 // Stack is the platform's API on real stores: an embedded NATS server
 // (random port, files under t.TempDir()) and the platform's Core on it
@@ -42,6 +50,8 @@ type StackOptions struct {
 	Sweeper service.SweeperOptions
 	// Retention is the core's EXECUTION_RETENTION (0: the default).
 	Retention time.Duration
+	// ObjectLimits replace ObjectMaxBytes and ObjectsQuota when set.
+	ObjectLimits objects.Limits
 }
 
 // NewStack starts a Stack; everything stops when the test ends.
@@ -65,6 +75,9 @@ func NewStackWith(t testing.TB, o StackOptions) *Stack {
 		})
 		url = srv.ClientURL()
 	}
+	if o.ObjectLimits == (objects.Limits{}) {
+		o.ObjectLimits = objects.Limits{MaxObjectBytes: ObjectMaxBytes, FunctionQuota: ObjectsQuota}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	nc, js, err := natsstore.Connect(ctx, url, "apitest", natsstore.Credentials{})
@@ -75,7 +88,7 @@ func NewStackWith(t testing.TB, o StackOptions) *Stack {
 	logger := zaptest.NewLogger(t)
 	core, err := platform.NewCore(ctx, nc, js, platform.CoreOptions{
 		Secret: TestSecret, TokenTTL: time.Hour, BcryptCost: bcrypt.MinCost, Logger: logger,
-		Policy: o.Policy, Sweeper: o.Sweeper, Retention: o.Retention,
+		Policy: o.Policy, Sweeper: o.Sweeper, Retention: o.Retention, ObjectLimits: o.ObjectLimits,
 	})
 	if err != nil {
 		t.Fatalf("platform core: %v", err)
@@ -94,4 +107,11 @@ func (s *Stack) Serve(t testing.TB) string {
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return ts.URL
+}
+
+// ServeFixture serves Handler over real HTTP until the test ends and returns
+// a Fixture for it.
+func (s *Stack) ServeFixture(t testing.TB) *Fixture {
+	t.Helper()
+	return NewFixture(t, s.Serve(t), s.Secret)
 }

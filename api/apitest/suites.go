@@ -22,7 +22,7 @@ type Suite struct {
 
 // Suites is every suite of the API contract that needs no worker: users,
 // authentication, routing, strict JSON, functions, validation, isolation
-// between users, executions, hostile input. Executions are expected to stay pending.
+// between users, executions, hostile input, objects. Executions are expected to stay pending.
 func Suites() []Suite {
 	return []Suite{
 		{"users", UserCases},
@@ -34,6 +34,7 @@ func Suites() []Suite {
 		{"isolation", IsolationCases},
 		{"executions", ExecutionCases},
 		{"hostile", HostileCases},
+		{"objects", ObjectCases},
 	}
 }
 

@@ -67,6 +67,11 @@ type Route struct {
 	// HasUpstream is true when the route names an upstream; the emulator
 	// proxies nothing, so such a route answers 502 where APISIX would proxy.
 	HasUpstream bool
+	// UpstreamID is the route's upstream_id ("" when none).
+	UpstreamID string
+	// MaxBodySize is client-control's max_body_size (the route's own
+	// client_max_body_size; 0: no limit), nil without that plugin.
+	MaxBodySize *int64
 }
 
 // LoadRoutes reads the routes of an APISIX standalone file (apisix.yaml). Like
@@ -119,6 +124,7 @@ func ParseRoutes(data []byte) ([]Route, error) {
 		rt := Route{
 			ID: idString(r.ID), URI: r.URI, URIs: r.URIs, Methods: r.Methods, Priority: r.Priority, Plugins: r.Plugins,
 			HasUpstream: r.Upstream != nil || r.UpstreamID != nil || r.ServiceID != nil,
+			UpstreamID:  idString(r.UpstreamID),
 		}
 		if rt.ID == "" {
 			return nil, fmt.Errorf("route %d: no id", i)
@@ -153,6 +159,15 @@ func ParseRoutes(data []byte) ([]Route, error) {
 				return nil, fmt.Errorf("route %s: limit-count: %w", rt.ID, err)
 			}
 			rt.LimitCount = lc
+		}
+		if raw, ok := r.Plugins["client-control"]; ok {
+			var cc struct {
+				MaxBodySize *int64 `json:"max_body_size"`
+			}
+			if err := json.Unmarshal(raw, &cc); err != nil {
+				return nil, fmt.Errorf("route %s: client-control: %w", rt.ID, err)
+			}
+			rt.MaxBodySize = cc.MaxBodySize
 		}
 		if raw, ok := r.Plugins["cors"]; ok {
 			c := &CORS{}

@@ -1,6 +1,7 @@
 package apisixtest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -324,7 +325,46 @@ func (e *Emulator) proceed(rt *route, r *http.Request, uri string) *response {
 		e.logf("route %s: the emulator has no upstream handler for it", rt.ID)
 		return e.nginxPage(http.StatusBadGateway)
 	}
+	if rt.ExtConf == nil {
+		// nginx reads (buffers) the whole body before proxying it
+		// (proxy_request_buffering on), under the route's body limit.
+		data, err := (&bodySource{r: r, max: e.bodyLimit(rt)}).get()
+		if err != nil {
+			return e.bodyFailure(err)
+		}
+		r = r.Clone(r.Context())
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
+		r.TransferEncoding = nil // nginx sends the buffered body with a Content-Length
+	}
 	return proxy(h, r, rewrite)
+}
+
+// bodyLimit is the client_max_body_size nginx applies on rt: the route's
+// client-control max_body_size when it sets one (0: none, as in nginx),
+// else config.yaml's global one.
+func (e *Emulator) bodyLimit(rt *route) int64 {
+	switch {
+	case rt.MaxBodySize == nil:
+		return e.opts.ClientMaxBodySize
+	case *rt.MaxBodySize == 0:
+		return NoBodyLimit
+	}
+	return *rt.MaxBodySize
+}
+
+// bodyFailure is nginx's answer when reading the client's body failed:
+// 413 over the limit, 400 for a broken body; no plugin's error_response.
+func (e *Emulator) bodyFailure(err error) *response {
+	status := http.StatusBadRequest
+	if errors.Is(err, errBodyTooLarge) {
+		status = http.StatusRequestEntityTooLarge
+		e.logf("client intended to send too large body")
+	} else {
+		e.logf("reading the client's body: %v", err)
+	}
+	resp := e.nginxPage(status)
+	resp.nginxExit = true
+	return resp
 }
 
 // proxy serves r with an upstream handler, after the runner's Rewrite.
@@ -453,7 +493,7 @@ func nginxURI(p string) string {
 // preparing the conf again after CONF_TOKEN_NOT_FOUND. It returns the answer
 // to send, or the runner's Rewrite (possibly empty) to go on with.
 func (e *Emulator) communicate(rt *route, r *http.Request, uri string) (*response, *callResult) {
-	body := &bodySource{r: r, max: e.opts.ClientMaxBodySize}
+	body := &bodySource{r: r, max: e.bodyLimit(rt)}
 	var err error
 	for try := 1; try <= maxTries; try++ {
 		var res callResult
@@ -467,18 +507,9 @@ func (e *Emulator) communicate(rt *route, r *http.Request, uri string) (*respons
 				e.rewrites.Add(1)
 			}
 			return nil, &res
-		case errors.Is(err, errBodyTooLarge):
+		case errors.Is(err, errBodyTooLarge), errors.Is(err, errBadBody):
 			e.failures.Add(1)
-			e.logf("client intended to send too large body")
-			resp := e.nginxPage(http.StatusRequestEntityTooLarge)
-			resp.nginxExit = true
-			return resp, nil
-		case errors.Is(err, errBadBody):
-			e.failures.Add(1)
-			e.logf("reading the client's body: %v", err)
-			resp := e.nginxPage(http.StatusBadRequest)
-			resp.nginxExit = true
-			return resp, nil
+			return e.bodyFailure(err), nil
 		case errors.Is(err, errUnknownMethod):
 			e.failures.Add(1)
 			e.logf("lua runtime error: %v", err)

@@ -1,5 +1,6 @@
 // Command faas is the platform in one binary. Server commands: `faas up`
-// runs everything on one machine, `faas worker` one worker process, `faas
+// runs everything on one machine, `faas gateway` the standalone gateway and
+// objects service alone, `faas worker` one worker process, `faas
 // autoscaler` the autoscaler, `faas plugin` the APISIX plugin runner; they
 // read the server's configuration from the environment (contract §2). The
 // client commands (login, fn, invoke, executions, logs, objects, workers,
@@ -28,7 +29,7 @@ func main() {
 	root := &cobra.Command{
 		Use:           "faas",
 		Short:         "faas runs and drives a Function-as-a-Service platform",
-		Long:          "faas runs the platform (up, worker, autoscaler, plugin: settings from the environment, see README.md)\nand drives it (login, fn, invoke, executions, logs, objects, workers, deadletters).",
+		Long:          "faas runs the platform (up, gateway, worker, autoscaler, plugin: settings from the environment, see README.md)\nand drives it (login, fn, invoke, executions, logs, objects, workers, deadletters).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -44,6 +45,7 @@ func main() {
 			func(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 				return platform.NewUp(cfg, log, os.Stdout).Run(ctx)
 			}),
+		server("gateway", "Run the standalone gateway and objects service alone on SERVER_ADDRESS (NATS_URL or NATS_LISTEN)", platform.RunGateway),
 		server("worker", "Run one worker process (NATS_URL, MAX_CONCURRENT_EXECUTIONS, WORKER_ADDRESS)", platform.RunWorker),
 		server("autoscaler", "Start and retire workers on the backlog (AUTOSCALER_BACKEND, MIN_WORKERS, MAX_WORKERS, ...)",
 			func(ctx context.Context, cfg config.Config, log *zap.Logger) error {
