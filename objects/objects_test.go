@@ -44,8 +44,10 @@ func TestObjectsGoWithTheirFunctionAndOwner(t *testing.T) {
 	if count(fn2) != 1 {
 		t.Fatal("deleting one function removed another's objects")
 	}
-	if r := f.Do(t, http.MethodGet, "/api/function-objects/"+fn1+"/a", tok, nil); r.Status != http.StatusNotFound {
-		t.Errorf("execution token of a deleted function: %d %s, want 404", r.Status, r.Body)
+	// The function's executions went with it, so its execution's token is
+	// refused as one whose execution is over.
+	if r := f.Do(t, http.MethodGet, "/api/function-objects/"+fn1+"/a", tok, nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("execution token of a deleted function: %d %s, want 401", r.Status, r.Body)
 	}
 
 	if r := f.Do(t, http.MethodDelete, "/api/v1/users/me", u.Token, nil); r.Status != http.StatusNoContent {

@@ -9,16 +9,12 @@ import (
 
 	"github.com/faasplatform/faas/api"
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/wire"
 )
 
 // maxContentTypeLen bounds the stored Content-Type: it is metadata kept with
 // every object and sent back with every download.
 const maxContentTypeLen = 255
-
-// objectList is the answer of the list route.
-type objectList struct {
-	Objects []domain.Object `json:"objects"`
-}
 
 // put stores the body as the object: admission first (a Content-Length
 // over the object limit or the function's remaining quota answers 413
@@ -142,7 +138,7 @@ func (h *Handler) list(w *statusWriter, r *http.Request, q request) error {
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, objectList{Objects: objs})
+	api.WriteJSON(w, http.StatusOK, wire.ObjectList{Objects: objs})
 	return nil
 }
 
