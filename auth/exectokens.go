@@ -48,12 +48,32 @@ type ExecutionTokens struct {
 // It panics on a secret shorter than MinSecretBytes (a configuration error
 // caught at start, as NewTokens does).
 func NewExecutionTokens(secret []byte) *ExecutionTokens {
+	return NewExecutionTokensWithKey(ExecutionKey(secret))
+}
+
+// ExecutionKey derives the execution token key from the JWT secret. Workers
+// get this key alone (EXECUTION_KEY), never the JWT secret: a worker can
+// mint execution tokens but no user token. It panics on a secret shorter
+// than MinSecretBytes.
+func ExecutionKey(secret []byte) []byte {
 	if len(secret) < MinSecretBytes {
 		panic(fmt.Sprintf("auth: JWT secret must be at least %d bytes", MinSecretBytes))
 	}
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(executionKeyLabel))
-	return &ExecutionTokens{key: mac.Sum(nil), Now: time.Now}
+	return mac.Sum(nil)
+}
+
+// ExecutionKeyBytes is the length of an execution token key.
+const ExecutionKeyBytes = sha256.Size
+
+// NewExecutionTokensWithKey issues and verifies with key (ExecutionKey's);
+// it panics on a key of another length.
+func NewExecutionTokensWithKey(key []byte) *ExecutionTokens {
+	if len(key) != ExecutionKeyBytes {
+		panic(fmt.Sprintf("auth: an execution token key has %d bytes", ExecutionKeyBytes))
+	}
+	return &ExecutionTokens{key: append([]byte(nil), key...), Now: time.Now}
 }
 
 // executionClaims are the JWT claims of an execution token: sub is the

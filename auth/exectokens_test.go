@@ -142,3 +142,21 @@ func TestExecutionTokenUsesClock(t *testing.T) {
 		t.Fatalf("Verify after expiry = %v", err)
 	}
 }
+
+// TestExecutionKey: a worker holding only the derived key issues tokens the
+// gateway (holding the JWT secret) accepts.
+func TestExecutionKey(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	worker := NewExecutionTokensWithKey(ExecutionKey(secret))
+	tok, err := worker.Issue("owner", "fn", "ex", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewExecutionTokens(secret).Verify(tok)
+	if err != nil || c.FunctionID != "fn" || c.ExecutionID != "ex" || c.OwnerID != "owner" {
+		t.Fatalf("Verify = %+v, %v", c, err)
+	}
+	if _, _, err := NewTokens(secret, time.Hour).Verify(tok); err == nil {
+		t.Fatal("an execution token passed as a user token")
+	}
+}

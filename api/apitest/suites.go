@@ -35,6 +35,7 @@ func Suites() []Suite {
 		{"executions", ExecutionCases},
 		{"hostile", HostileCases},
 		{"objects", ObjectCases},
+		{"security", SecurityCases},
 	}
 }
 
