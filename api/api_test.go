@@ -38,7 +38,7 @@ func ctx(t *testing.T) context.Context {
 func TestDeleteUserRemovesEverything(t *testing.T) {
 	st := apitest.NewStack(t)
 	var hooked atomic.Value
-	st.Deps.Users.OnDelete(service.OwnerDeleterFunc(func(_ context.Context, owner string) error {
+	st.UserService.OnDelete(service.OwnerDeleterFunc(func(_ context.Context, owner string) error {
 		hooked.Store(owner)
 		return nil
 	}))

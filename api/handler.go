@@ -18,7 +18,6 @@ import (
 
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/ratelimit"
-	"github.com/faasplatform/faas/service"
 	"github.com/faasplatform/faas/wire"
 )
 
@@ -96,9 +95,9 @@ type Route struct {
 
 // Deps is what the handler serves from.
 type Deps struct {
-	Users      *service.Users
-	Functions  *service.Functions
-	Executions *service.Executions
+	Users      Users
+	Functions  Functions
+	Executions Executions
 	// Health names the checks of GET /api/v1/health (e.g. "nats",
 	// "docker"). A check returns nil when healthy; a domain.PublicError's
 	// message is shown as the reason, any other error as "unavailable".
