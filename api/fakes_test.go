@@ -51,7 +51,6 @@ func (brokenExecutions) Wait(context.Context, string, string, time.Duration) (*d
 	return nil, false, errors.New("unused")
 }
 
-
 // TestHandlerOnFakes: the handler runs on small fakes of its ports (no NATS,
 // no platform): answers come from the ports through the one error mapper,
 // and an internal failure shows no detail.
