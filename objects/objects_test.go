@@ -6,15 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/internal/eventually"
+	"github.com/faasplatform/faas/platform/platformtest"
 )
 
 // TestObjectsGoWithTheirFunctionAndOwner: through HTTP, deleting a function
 // removes its objects from the store, and deleting the user removes those of
 // its other functions; an execution token of a deleted function answers 404.
 func TestObjectsGoWithTheirFunctionAndOwner(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	f := st.ServeFixture(t)
 	u := f.Register(t, "cascade")
 	fn1 := f.CreateFunction(t, u, "cascade-one", nil)

@@ -4,15 +4,15 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/platform/platformtest"
 	"github.com/faasplatform/faas/service"
 )
 
 // TestFunctionLimits: the operator's caps refuse a create or an update
 // with invalid_input, and a refused update leaves the function as it was.
 func TestFunctionLimits(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	fns := service.NewFunctions(st.Functions)
 	fns.Limits = domain.FunctionLimits{Images: []string{"faas-examples/*"}, MaxMemoryMB: 1024, MaxCPUs: 1}
 	ctx := testCtx(t)
@@ -49,7 +49,7 @@ func TestFunctionLimits(t *testing.T) {
 }
 
 func TestFunctionsPerUserCap(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	fns := service.NewFunctions(st.Functions)
 	fns.MaxPerUser = 2
 	ctx := testCtx(t)

@@ -10,9 +10,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/auth"
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/platform/platformtest"
 	"github.com/faasplatform/faas/service"
 )
 
@@ -38,8 +38,8 @@ func (h *countingHasher) CheckAbsent(pw string) error {
 	return h.Passwords.CheckAbsent(pw)
 }
 
-func newUsers(t *testing.T, cascade ...service.OwnerDeleter) (*service.Users, *countingHasher, *apitest.Stack) {
-	st := apitest.NewStack(t)
+func newUsers(t *testing.T, cascade ...service.OwnerDeleter) (*service.Users, *countingHasher, *platformtest.Stack) {
+	st := platformtest.NewStack(t)
 	h := &countingHasher{Passwords: auth.Passwords{Cost: bcrypt.MinCost}}
 	return service.NewUsers(st.Users, auth.NewTokens(st.Secret, time.Hour), h, cascade...), h, st
 }
@@ -180,8 +180,8 @@ func TestDeleteUserCascade(t *testing.T) {
 	}
 }
 
-func newExecutions(t *testing.T) (*service.Executions, *apitest.Stack, *domain.Function) {
-	st := apitest.NewStack(t)
+func newExecutions(t *testing.T) (*service.Executions, *platformtest.Stack, *domain.Function) {
+	st := platformtest.NewStack(t)
 	fns := service.NewFunctions(st.Functions)
 	name, image := "fn", "busybox"
 	f, err := fns.Create(testCtx(t), "owner1", service.FunctionPatch{Name: &name, ImageURL: &image})
@@ -313,7 +313,7 @@ func TestListValidates(t *testing.T) {
 }
 
 func TestFunctionPatchSemantics(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	fns := service.NewFunctions(st.Functions)
 	ctx := testCtx(t)
 	ptr := func(s string) *string { return &s }

@@ -22,13 +22,14 @@ import (
 	"github.com/faasplatform/faas/internal/eventually"
 	"github.com/faasplatform/faas/natsstore"
 	"github.com/faasplatform/faas/platform"
+	"github.com/faasplatform/faas/platform/platformtest"
 )
 
 // env is one platform for a test: an API on real stores and one real
 // worker (the code of `faas worker`) on the same embedded NATS.
 type env struct {
 	*apitest.Fixture
-	stack    *apitest.Stack
+	stack    *platformtest.Stack
 	base     string
 	workerID string
 	workers  []string
@@ -45,7 +46,7 @@ type env struct {
 func newEnv(t testing.TB, workers, maxConcurrent int) *env {
 	t.Helper()
 	dockertest.RequireDocker(t)
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	st.Deps.WaitTimeout = 40 * time.Second
 	if _, ok := t.(*testing.B); ok {
 		st.Core.Logger = zap.NewNop() // benchmarks print every log line

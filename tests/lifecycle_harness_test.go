@@ -19,6 +19,7 @@ import (
 	"github.com/faasplatform/faas/docker/dockertest"
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/internal/eventually"
+	"github.com/faasplatform/faas/platform/platformtest"
 	"github.com/faasplatform/faas/service"
 )
 
@@ -35,7 +36,7 @@ var lifecyclePolicy = domain.RetryPolicy{MaxAttempts: 3, BaseDelay: lifecycleRet
 func newLifecycleEnv(t *testing.T, natsURL string) *env {
 	t.Helper()
 	dockertest.RequireDocker(t)
-	st := apitest.NewStackWith(t, apitest.StackOptions{
+	st := platformtest.NewStackWith(t, platformtest.StackOptions{
 		NATSURL: natsURL, Policy: lifecyclePolicy,
 		Sweeper: service.SweeperOptions{Interval: time.Second, PublishGrace: 2 * time.Second},
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/docker/dockertest"
+	"github.com/faasplatform/faas/platform/platformtest"
 )
 
 // TestExecutionLogLines: every run logs exactly one "execution started"
@@ -16,7 +17,7 @@ import (
 // worker_id and attempt, the ended one with the status and durations.
 func TestExecutionLogLines(t *testing.T) {
 	dockertest.RequireDocker(t)
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	base := st.Serve(t)
 	core, logs := observer.New(zap.InfoLevel)
 	e := &env{Fixture: apitest.NewFixture(t, base, st.Secret), stack: st, base: base, workerID: "t" + randHex(4),

@@ -11,6 +11,7 @@ import (
 	"github.com/faasplatform/faas/docker"
 	"github.com/faasplatform/faas/docker/dockertest"
 	"github.com/faasplatform/faas/metrics"
+	"github.com/faasplatform/faas/platform/platformtest"
 )
 
 // BenchmarkMetricsOnOff runs cold sync executions on a platform with
@@ -19,7 +20,7 @@ import (
 func BenchmarkMetricsOnOff(b *testing.B) {
 	dockertest.RequireDocker(b)
 	start := func(on bool) (*env, *apitest.User, string) {
-		st := apitest.NewStack(b)
+		st := platformtest.NewStack(b)
 		st.Deps.WaitTimeout = 40 * time.Second
 		st.Core.Logger = zap.NewNop()
 		if on {

@@ -21,6 +21,7 @@ import (
 	"github.com/faasplatform/faas/docker/dockertest"
 	"github.com/faasplatform/faas/internal/eventually"
 	"github.com/faasplatform/faas/metrics"
+	"github.com/faasplatform/faas/platform/platformtest"
 )
 
 // scrapeCounter sums the samples of counter name with the label status.
@@ -61,7 +62,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 		t.Fatalf("prometheus not found (apt-get install -y prometheus; .ci/run installs it): %v", err)
 	}
 	dockertest.RequireDocker(t)
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	stop, err := st.EnableMetrics(metrics.New())
 	if err != nil {
 		t.Fatal(err)

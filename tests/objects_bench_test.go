@@ -16,6 +16,7 @@ import (
 	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/gateway"
 	"github.com/faasplatform/faas/objects"
+	"github.com/faasplatform/faas/platform/platformtest"
 )
 
 // benchObjectBytes is the object of BenchmarkObjects: OBJECT_MAX_BYTES's
@@ -31,7 +32,7 @@ const benchObjectBytes = 64 << 20
 //
 //	go test -run '^$' -bench BenchmarkObjects -benchtime 5x ./tests/
 func BenchmarkObjects(b *testing.B) {
-	st := apitest.NewStackWith(b, apitest.StackOptions{ObjectLimits: objects.Limits{
+	st := platformtest.NewStackWith(b, platformtest.StackOptions{ObjectLimits: objects.Limits{
 		MaxObjectBytes: benchObjectBytes, FunctionQuota: 4 * benchObjectBytes}})
 	st.Core.Logger = zap.NewNop()
 	gw := gateway.New("127.0.0.1:0", st.Handler(), zap.NewNop())

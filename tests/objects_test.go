@@ -14,6 +14,7 @@ import (
 	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/apisix/apisixtest"
 	"github.com/faasplatform/faas/internal/eventually"
+	"github.com/faasplatform/faas/platform/platformtest"
 )
 
 // objectsRouteID is the APISIX route of the objects (apisix/apisix.yaml),
@@ -25,7 +26,7 @@ const objectsRouteID = "function-objects"
 // limits, until the test ends, and returns its base URL once it answers
 // its health route. It is the upstream that APISIX's objects route proxies
 // to.
-func startGatewayProcess(t *testing.T, bin string, st *apitest.Stack) string {
+func startGatewayProcess(t *testing.T, bin string, st *platformtest.Stack) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

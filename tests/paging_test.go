@@ -12,6 +12,7 @@ import (
 
 	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/platform/platformtest"
 )
 
 // listPage is the body of GET /api/v1/executions.
@@ -31,7 +32,7 @@ type listPage struct {
 // the store (no worker runs: they stay pending), one after another so that
 // creation order and created_at agree.
 func TestExecutionListPaging(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	f := apitest.NewFixture(t, st.Serve(t), st.Secret)
 	u := f.Register(t, "pager")
 	fnA := f.CreateFunction(t, u, "a", nil)

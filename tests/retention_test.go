@@ -14,6 +14,7 @@ import (
 	"github.com/faasplatform/faas/docker/dockertest"
 	"github.com/faasplatform/faas/internal/eventually"
 	"github.com/faasplatform/faas/natsstore"
+	"github.com/faasplatform/faas/platform/platformtest"
 	"github.com/faasplatform/faas/service"
 )
 
@@ -40,7 +41,7 @@ func execDataObjects(t *testing.T, js jetstream.JetStream) int {
 func TestRetention(t *testing.T) {
 	dockertest.RequireDocker(t)
 	const keep = 2 * time.Second
-	st := apitest.NewStackWith(t, apitest.StackOptions{Retention: keep, Sweeper: service.SweeperOptions{Interval: 200 * time.Millisecond}})
+	st := platformtest.NewStackWith(t, platformtest.StackOptions{Retention: keep, Sweeper: service.SweeperOptions{Interval: 200 * time.Millisecond}})
 	base := st.Serve(t)
 	e := &env{Fixture: apitest.NewFixture(t, base, st.Secret), stack: st, base: base, workerID: "t" + randHex(4)}
 	e.startWorker(t, e.workerID+"-a", 2)

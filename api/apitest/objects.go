@@ -51,6 +51,14 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
+// Object limits the objects suite expects of the server it runs against
+// (platformtest.Stack sets them): small, so that ObjectCases reach them
+// with a few MiB.
+const (
+	ObjectMaxBytes = 6 << 20
+	ObjectsQuota   = 12 << 20
+)
+
 // ObjectCases: contract §3 Objects with the Stack's limits (ObjectMaxBytes,
 // ObjectsQuota): a 5 MiB round trip, replace, Content-Type, list with a
 // prefix, 304, 206, 416, HEAD, delete, bad names, size and quota 413 with

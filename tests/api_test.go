@@ -1,4 +1,4 @@
-package api_test
+package tests
 
 import (
 	"context"
@@ -17,13 +17,14 @@ import (
 	"github.com/faasplatform/faas/api"
 	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/platform/platformtest"
 	"github.com/faasplatform/faas/service"
 )
 
 // TestContract runs the shared contract suites over real HTTP against the
 // API on real NATS stores.
 func TestContract(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	apitest.RunAll(t, st.Serve(t), st.Secret)
 }
 
@@ -36,7 +37,7 @@ func ctx(t *testing.T) context.Context {
 // TestDeleteUserRemovesEverything checks in the stores themselves that a
 // deleted user's functions and executions are gone.
 func TestDeleteUserRemovesEverything(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	var hooked atomic.Value
 	st.UserService.OnDelete(service.OwnerDeleterFunc(func(_ context.Context, owner string) error {
 		hooked.Store(owner)
@@ -80,7 +81,7 @@ func TestDeleteUserRemovesEverything(t *testing.T) {
 // TestWait covers ?wait=true: 202 with the pending state when nothing ends
 // it in time, 200 with the final record when a (simulated) worker ends it.
 func TestWait(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	st.Deps.WaitTimeout = 300 * time.Millisecond
 	base := st.Serve(t)
 	f := apitest.NewFixture(t, base, st.Secret)
@@ -141,7 +142,7 @@ func (failingQueue) Enqueue(context.Context, domain.Job, string) (uint64, error)
 // TestEnqueueFailure: a refused job answers 503 without internals and
 // leaves the record failed, not pending.
 func TestEnqueueFailure(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	st.Deps.Executions = service.NewExecutions(st.Functions, st.Executions, failingQueue{}, st.Leases)
 	f := apitest.NewFixture(t, st.Serve(t), st.Secret)
 	u := f.Register(t, "unlucky")
@@ -164,7 +165,7 @@ func TestEnqueueFailure(t *testing.T) {
 // TestHealth: failing, slow and panicking checks answer 503 with the
 // health body naming them, plus the error envelope.
 func TestHealth(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	st.Deps.HealthTimeout = 200 * time.Millisecond
 	st.Deps.Health = map[string]func(context.Context) error{
 		"nats": func(context.Context) error { return nil },
@@ -211,7 +212,7 @@ func TestHealth(t *testing.T) {
 // TestWorkersStatus lists the workers and the pending count; without a
 // lister the route answers 503.
 func TestWorkersStatus(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	beat := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	st.Deps.Workers = api.WorkerFuncs{
 		List: func(context.Context) ([]api.WorkerStatus, error) {
@@ -246,7 +247,7 @@ func TestWorkersStatus(t *testing.T) {
 	apitest.Check(t, apitest.Case{Status: http.StatusServiceUnavailable, Code: "unavailable"}, r)
 
 	// The real registry through the stack's wiring.
-	st2 := apitest.NewStack(t)
+	st2 := platformtest.NewStack(t)
 	f2 := apitest.NewFixture(t, st2.Serve(t), st2.Secret)
 	u2 := f2.Register(t, "ops")
 	f2.Enqueue(t, u2, f2.CreateFunction(t, u2, "q", nil), "x")
@@ -259,7 +260,7 @@ func TestWorkersStatus(t *testing.T) {
 // TestExtraRoutesAndPanics: Extra routes share the table, auth, path
 // parameters and the panic guard.
 func TestExtraRoutesAndPanics(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	st.Deps.Extra = []api.Route{
 		{Method: http.MethodGet, Pattern: "/api/function-objects/{function_id}/{name...}", Auth: true,
 			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -313,7 +314,7 @@ func TestExtraRoutesAndPanics(t *testing.T) {
 // TestRequestLog: one line per request with method, route, status,
 // duration and user, and never the token or a body.
 func TestRequestLog(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	core, logs := observer.New(zapcore.DebugLevel)
 	base := func() string {
 		ts := httptest.NewServer(api.New(st.Deps, zap.New(core)))

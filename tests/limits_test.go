@@ -1,4 +1,4 @@
-package api_test
+package tests
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/internal/eventually"
+	"github.com/faasplatform/faas/platform/platformtest"
 	"github.com/faasplatform/faas/ratelimit"
 )
 
@@ -16,7 +17,7 @@ import (
 // with Retry-After and the quota headers; health is never counted; another
 // user keeps their own quota.
 func TestRequestRateLimit(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	st.Deps.RateLimit, st.Deps.RateLimitWindow = ratelimit.New(6, time.Hour, nil), time.Hour
 	base := st.Serve(t)
 	f := apitest.NewFixture(t, base, st.Secret)
@@ -54,7 +55,7 @@ func TestRequestRateLimit(t *testing.T) {
 // any address) or from one address (for any username) refuse the next
 // login with 429, even with the right password; successes are not counted.
 func TestLoginRateLimit(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	st.Deps.LoginLimit = ratelimit.New(3, time.Hour, nil)
 	base := st.Serve(t)
 	f := apitest.NewFixture(t, base, st.Secret)
@@ -87,7 +88,7 @@ func TestLoginRateLimit(t *testing.T) {
 // runs the executions (no worker): each wait ends when the test cancels its
 // execution.
 func TestWaitCap(t *testing.T) {
-	st := apitest.NewStack(t)
+	st := platformtest.NewStack(t)
 	st.Deps.MaxWaitsPerUser, st.Deps.WaitTimeout = 1, 5*time.Minute
 	base := st.Serve(t)
 	f := apitest.NewFixture(t, base, st.Secret)

@@ -1,4 +1,8 @@
-package apitest
+// Package platformtest starts the platform's API on real stores for tests:
+// an embedded NATS server and the Core on it, exactly as `faas up` wires it.
+// It lives beside platform, not in api/apitest, so that the API's own tests
+// and the suites (api/apitest) do not build the whole platform.
+package platformtest
 
 import (
 	"context"
@@ -11,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/natsstore"
 	"github.com/faasplatform/faas/objects"
@@ -21,13 +26,6 @@ import (
 // TestSecret is the JWT secret of a Stack; a Fixture uses it to forge
 // expired and wrongly signed tokens.
 var TestSecret = []byte("apitest-secret-0123456789abcdef!")
-
-// Object limits of a Stack unless StackOptions say otherwise: small, so
-// that ObjectCases reach them with a few MiB.
-const (
-	ObjectMaxBytes = 6 << 20
-	ObjectsQuota   = 12 << 20
-)
 
 // Stack is the platform's API on real stores: an embedded NATS server
 // (random port, files under t.TempDir()) and the platform's Core on it
@@ -76,7 +74,7 @@ func NewStackWith(t testing.TB, o StackOptions) *Stack {
 		url = srv.ClientURL()
 	}
 	if o.ObjectLimits == (objects.Limits{}) {
-		o.ObjectLimits = objects.Limits{MaxObjectBytes: ObjectMaxBytes, FunctionQuota: ObjectsQuota}
+		o.ObjectLimits = objects.Limits{MaxObjectBytes: apitest.ObjectMaxBytes, FunctionQuota: apitest.ObjectsQuota}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -111,7 +109,7 @@ func (s *Stack) Serve(t testing.TB) string {
 
 // ServeFixture serves Handler over real HTTP until the test ends and returns
 // a Fixture for it.
-func (s *Stack) ServeFixture(t testing.TB) *Fixture {
+func (s *Stack) ServeFixture(t testing.TB) *apitest.Fixture {
 	t.Helper()
-	return NewFixture(t, s.Serve(t), s.Secret)
+	return apitest.NewFixture(t, s.Serve(t), s.Secret)
 }

@@ -1,0 +1,110 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/faasplatform/faas/auth"
+	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/objects"
+)
+
+// ObjectsSocketName is the objects service's socket in the directory a
+// worker mounts into the containers of functions with network "internal".
+const ObjectsSocketName = "api.sock"
+
+// noUsers refuses every user token: inside a function only its execution
+// token (FAAS_TOKEN) opens its objects.
+type noUsers struct{}
+
+func (noUsers) Authenticate(context.Context, string) (*domain.User, error) {
+	return nil, domain.Errorf(domain.ErrUnauthorized, "only an execution token is accepted here")
+}
+
+var _ objects.Users = noUsers{}
+
+// objectsMux serves the objects routes (and nothing else) with the standard
+// ServeMux, whose patterns and PathValue the routes are written for.
+func objectsMux(h *objects.Handler) http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range h.Routes() {
+		mux.Handle(rt.Method+" "+rt.Pattern, rt.Handler)
+	}
+	return mux
+}
+
+// objectsSocket is the objects service a worker serves on a unix socket for
+// its functions with network "internal". The socket's directory is
+// bind-mounted read-only into each such container, where faas-init forwards
+// the container's own 127.0.0.1:9080 to it: the container keeps network
+// "none" (only its loopback), so it reaches this service and nothing else,
+// not NATS, not the gateway, not another container, not the outside. It
+// accepts execution tokens only, and the objects service refuses the token
+// of an execution that has ended.
+type objectsSocket struct {
+	dir string
+	srv *http.Server
+	log *zap.Logger
+}
+
+// startObjectsSocket serves h on a new socket in a new directory under
+// parent ("": the system's temporary directory). The directory is 0755 and
+// the socket 0666, so that the container's non-root user can connect.
+func startObjectsSocket(parent string, h http.Handler, log *zap.Logger) (*objectsSocket, error) {
+	dir, err := os.MkdirTemp(parent, "faas-objects-")
+	if err != nil {
+		return nil, fmt.Errorf("objects socket: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("objects socket: %w", err)
+	}
+	path := filepath.Join(dir, ObjectsSocketName)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("objects socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		_ = ln.Close()
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("objects socket: %w", err)
+	}
+	s := &objectsSocket{dir: dir, log: log,
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("objects socket stopped", zap.Error(err))
+		}
+	}()
+	return s, nil
+}
+
+// Dir is the directory to mount into the containers.
+func (s *objectsSocket) Dir() string { return s.dir }
+
+// Close stops serving (letting requests in flight finish until ctx ends)
+// and removes the socket's directory.
+func (s *objectsSocket) Close(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if rerr := os.RemoveAll(s.dir); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// workerObjects is the objects service of a worker: its stores on the
+// worker's NATS, execution tokens of key, and no user tokens.
+func workerObjects(store objects.Store, fns objects.Functions, execs objects.Executions, key []byte,
+	limits objects.Limits, log *zap.Logger) *objects.Handler {
+	return objects.New(objects.Deps{Store: store, Functions: fns, Users: noUsers{}, Executions: execs,
+		Tokens: auth.NewExecutionTokensWithKey(key), Limits: objectLimits(limits)}, log)
+}
