@@ -20,12 +20,14 @@ type functionRequest struct {
 	Env         map[string]string `json:"env"`
 	Network     *string           `json:"network"`
 	MaxRetries  *int              `json:"max_retries"`
+	Warm        *bool             `json:"warm"`
 }
 
 func (f functionRequest) patch() service.FunctionPatch {
 	return service.FunctionPatch{
 		Name: f.Name, ImageURL: f.ImageURL, Description: f.Description, Timeout: f.Timeout,
 		MemoryMB: f.MemoryMB, CPUs: f.CPUs, Env: f.Env, Network: f.Network, MaxRetries: f.MaxRetries,
+		Warm: f.Warm,
 	}
 }
 
