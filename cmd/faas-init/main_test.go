@@ -1,0 +1,59 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os/exec"
+	"slices"
+	"syscall"
+	"testing"
+)
+
+func TestStartExitCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{exec.ErrNotFound, 127},
+		{fs.ErrNotExist, 127},
+		{syscall.ENOENT, 127},
+		{fs.ErrPermission, 126},
+		{syscall.EACCES, 126},
+		{syscall.ENOEXEC, 126},
+		{fmt.Errorf("exec: %q: %w", "/bin", fs.ErrPermission), 126},
+		{errors.New("something else"), 127},
+	}
+	for _, tt := range tests {
+		if got := startExitCode(tt.err); got != tt.want {
+			t.Errorf("startExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestMergeEnv(t *testing.T) {
+	got := mergeEnv([]string{"PATH=/bin", "A=1", "B=2"}, []string{"A=9", "C=3"})
+	want := []string{"PATH=/bin", "A=9", "B=2", "C=3"}
+	if !slices.Equal(got, want) {
+		t.Errorf("mergeEnv = %v, want %v", got, want)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	// A WaitStatus holds the exit code in bits 8-15 and a signal in 0-6.
+	tests := []struct {
+		ws     syscall.WaitStatus
+		code   int
+		signal bool
+	}{
+		{0, 0, false},
+		{3 << 8, 3, false},
+		{syscall.WaitStatus(syscall.SIGKILL), 137, true},
+	}
+	for _, tt := range tests {
+		code, sig := exitCode(tt.ws)
+		if code != tt.code || sig != tt.signal {
+			t.Errorf("exitCode(%#x) = %d, %v; want %d, %v", int(tt.ws), code, sig, tt.code, tt.signal)
+		}
+	}
+}
