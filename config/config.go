@@ -65,6 +65,10 @@ type Config struct {
 	// Objects (issue 10).
 	ObjectMaxBytes       int64 // OBJECT_MAX_BYTES: the largest object
 	FunctionObjectsQuota int64 // FUNCTION_OBJECTS_QUOTA: all of one function's objects together
+
+	// Warm containers and cold starts (issue 11).
+	WarmIdleTimeout      time.Duration // WARM_IDLE_TIMEOUT: an idle warm container is removed after it
+	ColdStartConcurrency int           // COLD_START_CONCURRENCY: container starts at once per worker; default the cores
 }
 
 // FunctionLimits are the admission caps of these settings.
@@ -166,6 +170,8 @@ func LoadHost(get Getter, host Host) (Config, error) {
 	c.FunctionMaxMemoryMB = r.integer("FUNCTION_MAX_MEMORY_MB", max(host.MemoryMB/2, domain.DefaultMemoryMB), 16, 1<<20)
 	c.FunctionMaxCPUs = r.float("FUNCTION_MAX_CPUS", float64(max(host.CPUs, 1)), 0.01, 1024)
 	c.UserMaxFunctions = r.integer("USER_MAX_FUNCTIONS", 100, 1, 1_000_000)
+	c.WarmIdleTimeout = r.duration("WARM_IDLE_TIMEOUT", 5*time.Minute, time.Second, 24*time.Hour)
+	c.ColdStartConcurrency = r.integer("COLD_START_CONCURRENCY", max(host.CPUs, 1), 1, 1024)
 
 	if r.err == nil && (c.NATSUser == "") != (c.NATSPassword == "") {
 		r.err = fmt.Errorf("%w: NATS_USER and NATS_PASSWORD must be set together", ErrInvalid)

@@ -57,7 +57,10 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	rt, err := docker.New(base.Named("docker"), docker.Options{Instance: instance, User: cfg.FunctionUser})
+	rt, err := docker.New(base.Named("docker"), docker.Options{
+		Instance: instance, User: cfg.FunctionUser,
+		InitPath: docker.DefaultInitPath(), WarmIdleTimeout: cfg.WarmIdleTimeout, ColdStartConcurrency: cfg.ColdStartConcurrency,
+	})
 	if err != nil {
 		return fmt.Errorf("worker: docker client: %w", err)
 	}
@@ -68,6 +71,9 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}()
 	if err := rt.Ping(startCtx); err != nil {
 		return fmt.Errorf("worker: %w", err)
+	}
+	if docker.DefaultInitPath() == "" {
+		log.Warn("faas-init not found beside the faas executable: warm containers are off, every execution starts a container")
 	}
 	if err := removeOrphans(startCtx, rt, registry, id, 0, log); err != nil {
 		log.Warn("removing orphan containers failed", zap.Error(err))
