@@ -180,11 +180,12 @@ type Runtime struct {
 	mu      sync.Mutex
 	closed  bool
 	ncpu    int            // the daemon's CPU count, 0 until known
-	pending sync.WaitGroup // runs in flight, their removals, the janitor
+	pending sync.WaitGroup // runs in flight and their removals
 
 	starts      chan struct{} // COLD_START_CONCURRENCY slots
 	pool        *warmPool     // nil: warm containers are off
 	stopJanitor chan struct{}
+	janitorDone chan struct{}
 }
 
 var _ domain.Runtime = (*Runtime)(nil)
@@ -212,9 +213,8 @@ func newRuntime(cli dockerAPI, logger *zap.Logger, opts Options) *Runtime {
 	r.starts = make(chan struct{}, r.opts.ColdStartConcurrency)
 	if r.opts.InitPath != "" {
 		r.pool = newWarmPool(r.opts.WarmIdleTimeout, r.opts.WarmMaxIdle)
-		r.stopJanitor = make(chan struct{})
-		r.pending.Add(1)
-		go r.janitor(r.stopJanitor)
+		r.stopJanitor, r.janitorDone = make(chan struct{}), make(chan struct{})
+		go r.janitor(r.stopJanitor, r.janitorDone)
 	}
 	return r
 }
@@ -240,6 +240,7 @@ func (r *Runtime) Close() error {
 	}
 	if r.pool != nil {
 		close(r.stopJanitor)
+		<-r.janitorDone
 		for _, c := range r.pool.close() {
 			r.removeWarmAsync(c, r.log)
 		}

@@ -324,9 +324,9 @@ func (r *Runtime) IdleWarm() int {
 }
 
 // janitor removes the warm containers idle for longer than the idle
-// timeout until stop is closed.
-func (r *Runtime) janitor(stop <-chan struct{}) {
-	defer r.pending.Done()
+// timeout until stop is closed; then it closes done.
+func (r *Runtime) janitor(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
 	every := min(max(r.opts.WarmIdleTimeout/4, 10*time.Millisecond), 5*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()

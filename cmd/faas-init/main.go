@@ -47,7 +47,25 @@ const (
 	drainGrace = time.Second
 )
 
+// errNotPID1: faas-init SIGKILLs every other process of its PID namespace
+// after each execution, so it must be the init of a container's own
+// namespace. Run anywhere else (on a host, by mistake) it would kill the
+// host's processes: it refuses to start.
+var errNotPID1 = errors.New("faas-init must run as PID 1 of its own container (it kills every other process of its PID namespace); refusing to start")
+
+// checkPID1 is the start-up guard: nil only for PID 1.
+func checkPID1(pid int) error {
+	if pid != 1 {
+		return fmt.Errorf("%w: running as pid %d", errNotPID1, pid)
+	}
+	return nil
+}
+
 func main() {
+	if err := checkPID1(os.Getpid()); err != nil {
+		fmt.Fprintln(os.Stderr, "faas-init:", err)
+		os.Exit(2)
+	}
 	argv := os.Args[1:]
 	if len(argv) > 0 && argv[0] == "--" {
 		argv = argv[1:]
@@ -238,8 +256,12 @@ func mergeEnv(base, over []string) []string {
 }
 
 // killAll sends SIGKILL to every process of the container but init itself
-// and returns how many there were (zombies included).
+// and returns how many there were (zombies included). It does nothing
+// unless init is PID 1 (checked again here: see errNotPID1).
 func killAll() int {
+	if checkPID1(os.Getpid()) != nil {
+		return 0
+	}
 	n := 0
 	for _, pid := range otherPids() {
 		n++

@@ -57,3 +57,17 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
+
+// The guard that keeps faas-init from killing a host's processes when run
+// outside a container. (The binary itself is never run here: only inside
+// containers, by the docker package's tests.)
+func TestCheckPID1(t *testing.T) {
+	if err := checkPID1(1); err != nil {
+		t.Errorf("checkPID1(1) = %v, want nil", err)
+	}
+	for _, pid := range []int{0, 2, 4242} {
+		if err := checkPID1(pid); !errors.Is(err, errNotPID1) {
+			t.Errorf("checkPID1(%d) = %v, want errNotPID1", pid, err)
+		}
+	}
+}
