@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -122,7 +123,7 @@ func (r *Runtime) startWarm(ctx context.Context, spec domain.RunSpec, key string
 	if err != nil {
 		return nil, domain.RunResult{}, err
 	}
-	cfg.Entrypoint = strslice.StrSlice(append([]string{InitMountPath, "--"}, argv...))
+	cfg.Entrypoint = strslice.StrSlice(initArgs(hostCfg.Tmpfs, argv))
 	cfg.Cmd = nil
 	cfg.StdinOnce = false
 	delete(cfg.Labels, LabelExecutionID)
@@ -184,6 +185,21 @@ func (r *Runtime) startWarm(ctx context.Context, spec domain.RunSpec, key string
 	}
 	log.Debug("warm container started", zap.String("container_id", short(created.ID)), zap.Duration("took", time.Since(began)))
 	return c, domain.RunResult{}, nil
+}
+
+// initArgs is faas-init's command line: each writable tmpfs to empty
+// after every execution, then the image's command.
+func initArgs(tmpfs map[string]string, argv []string) []string {
+	dirs := make([]string, 0, len(tmpfs))
+	for d := range tmpfs {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	args := []string{InitMountPath}
+	for _, d := range dirs {
+		args = append(args, "--clean", d)
+	}
+	return append(append(args, "--"), argv...)
 }
 
 // imageCommand is the image's entrypoint followed by its cmd.

@@ -53,7 +53,8 @@ func TestWarmReuse(t *testing.T) {
 	// hostname is the container's short id; the background processes
 	// (one of them out of the process group with setsid) must not outlive
 	// the execution.
-	img := dockertest.BuildBusyboxImage(t, "warm-reuse", `hostname; echo "id=$FAAS_EXECUTION_ID greeting=$GREETING input=$(cat)"; ps -o args | grep -c '^sleep 100[01]'; sleep 1000 & setsid sleep 1001 & exit 0`)
+	// The files it leaves in /tmp must be gone too.
+	img := dockertest.BuildBusyboxImage(t, "warm-reuse", `hostname; echo "id=$FAAS_EXECUTION_ID greeting=$GREETING input=$(cat)"; ps -o args | grep -c '^sleep 100[01]'; ls -A /tmp | wc -l; mkdir /tmp/d; echo x > /tmp/d/f; echo y > /tmp/.hidden; sleep 1000 & setsid sleep 1001 & exit 0`)
 	first := h.warmSpec(img, "one")
 	r1 := mustRun(t, h, first)
 	second := next(first)
@@ -61,7 +62,7 @@ func TestWarmReuse(t *testing.T) {
 	r2 := mustRun(t, h, second)
 
 	l1, l2 := strings.Split(string(r1.Stdout), "\n"), strings.Split(string(r2.Stdout), "\n")
-	if len(l1) < 3 || len(l2) < 3 {
+	if len(l1) < 4 || len(l2) < 4 {
 		t.Fatalf("stdout %q then %q", r1.Stdout, r2.Stdout)
 	}
 	if l1[0] != l2[0] {
@@ -75,6 +76,9 @@ func TestWarmReuse(t *testing.T) {
 	}
 	if l1[2] != "0" || l2[2] != "0" {
 		t.Errorf("the runs see %s then %s process(es) of an earlier run's sleeps, want 0", l1[2], l2[2])
+	}
+	if len(l2) < 4 || strings.TrimSpace(l2[3]) != "0" {
+		t.Errorf("the second run sees files of the first in /tmp: %q", l2[3:])
 	}
 	if !r1.ColdStart || r2.ColdStart {
 		t.Errorf("ColdStart %v then %v, want true then false", r1.ColdStart, r2.ColdStart)

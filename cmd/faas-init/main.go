@@ -2,7 +2,7 @@
 // bind-mounts it read-only into the container (the image is not changed)
 // and starts it with the image's entrypoint and cmd as arguments:
 //
-//	/.faas/init -- ENTRYPOINT... CMD...
+//	/.faas/init --clean /tmp -- ENTRYPOINT... CMD...
 //
 // It then serves executions one at a time over its stdin and stdout
 // (internal/initproto): for each request it starts the entrypoint as a
@@ -12,7 +12,8 @@
 // killed and the overflow reported), stderr (1 MiB, then cut) and exit
 // code. Before answering it SIGKILLs every other process of the container,
 // found by scanning /proc (so a process that left the group with setsid is
-// found too), and reaps them, so that nothing of one execution outlives it.
+// found too), reaps them, and empties the --clean directories (the writable
+// tmpfs mounts), so that nothing of one execution outlives it.
 //
 // Stdlib only and built with CGO_ENABLED=0: it runs in images FROM scratch.
 package main
@@ -66,9 +67,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "faas-init:", err)
 		os.Exit(2)
 	}
-	argv := os.Args[1:]
-	if len(argv) > 0 && argv[0] == "--" {
-		argv = argv[1:]
+	clean, argv, err := parseArgs(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faas-init:", err)
+		os.Exit(2)
 	}
 	if len(argv) == 0 {
 		fmt.Fprintln(os.Stderr, "faas-init: no command to run")
@@ -95,11 +97,54 @@ func main() {
 			os.Exit(1)
 		}
 		resp, stdout, stderr := execute(r, argv, req, input)
+		if resp.Clean {
+			if err := wipe(clean); err != nil {
+				fmt.Fprintln(os.Stderr, "faas-init:", err)
+				resp.Clean = false
+			}
+		}
 		if err := initproto.WriteFrame(os.Stdout, resp, stdout, stderr); err != nil {
 			fmt.Fprintln(os.Stderr, "faas-init:", err)
 			os.Exit(1)
 		}
 	}
+}
+
+// parseArgs splits init's arguments: "--clean DIR" (repeated) names the
+// writable directories emptied after each execution, and what follows
+// "--" is the command to run.
+func parseArgs(args []string) (clean, argv []string, err error) {
+	for len(args) > 0 {
+		switch {
+		case args[0] == "--":
+			return clean, args[1:], nil
+		case args[0] == "--clean" && len(args) > 1:
+			clean = append(clean, args[1])
+			args = args[2:]
+		default:
+			return nil, nil, fmt.Errorf("unexpected argument %q (usage: faas-init [--clean DIR]... -- COMMAND...)", args[0])
+		}
+	}
+	return nil, nil, errors.New("no command to run (usage: faas-init [--clean DIR]... -- COMMAND...)")
+}
+
+// wipe empties each directory of dirs (every process of the execution is
+// gone by then), so that no file of one execution is there for the next.
+func wipe(dirs []string) error {
+	var errs []error
+	for _, d := range dirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("wipe %s: %w", d, err))
+			continue
+		}
+		for _, e := range entries {
+			if err := os.RemoveAll(d + "/" + e.Name()); err != nil {
+				errs = append(errs, fmt.Errorf("wipe %s: %w", d, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // execute runs one execution and cleans the container up after it.

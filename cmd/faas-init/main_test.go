@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"os/exec"
 	"slices"
 	"syscall"
@@ -69,5 +70,44 @@ func TestCheckPID1(t *testing.T) {
 		if err := checkPID1(pid); !errors.Is(err, errNotPID1) {
 			t.Errorf("checkPID1(%d) = %v, want errNotPID1", pid, err)
 		}
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		args        []string
+		clean, argv []string
+		bad         bool
+	}{
+		{args: []string{"--", "/bin/sh", "-c", "x"}, argv: []string{"/bin/sh", "-c", "x"}},
+		{args: []string{"--clean", "/tmp", "--clean", "/v", "--", "cat", "--clean"}, clean: []string{"/tmp", "/v"}, argv: []string{"cat", "--clean"}},
+		{args: []string{"cat"}, bad: true},
+		{args: []string{"--clean"}, bad: true},
+		{args: nil, bad: true},
+	}
+	for _, tt := range tests {
+		clean, argv, err := parseArgs(tt.args)
+		if (err != nil) != tt.bad || !slices.Equal(clean, tt.clean) || !slices.Equal(argv, tt.argv) {
+			t.Errorf("parseArgs(%q) = %q, %q, %v", tt.args, clean, argv, err)
+		}
+	}
+}
+
+func TestWipe(t *testing.T) {
+	d := t.TempDir()
+	if err := os.MkdirAll(d+"/sub/deeper", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d+"/f", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := wipe([]string{d}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(d); len(left) != 0 {
+		t.Errorf("left %v", left)
+	}
+	if err := wipe([]string{d + "/absent"}); err == nil {
+		t.Error("wipe of an absent directory: no error")
 	}
 }
