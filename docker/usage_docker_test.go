@@ -24,7 +24,9 @@ func TestRunUsage(t *testing.T) {
 		minCPU, maxCPU float64
 	}{
 		{"mem", 40 * mib, 64 * mib, 0, 1.5},
-		{"cpu", 0, 64 * mib, 0.7, 1.5},
+		// One second of wall time spinning: on a loaded machine (other
+		// test binaries on the 2 cores) it gets less CPU than that.
+		{"cpu", 0, 64 * mib, 0.3, 1.5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.input, func(t *testing.T) {
