@@ -69,6 +69,7 @@ type Config struct {
 	// Warm containers and cold starts (issue 11).
 	WarmIdleTimeout      time.Duration // WARM_IDLE_TIMEOUT: an idle warm container is removed after it
 	ColdStartConcurrency int           // COLD_START_CONCURRENCY: container starts at once per worker; default the cores
+	InitPath             string        // FAAS_INIT_PATH: faas-init for warm containers; empty: beside the faas executable
 }
 
 // FunctionLimits are the admission caps of these settings.
@@ -172,6 +173,7 @@ func LoadHost(get Getter, host Host) (Config, error) {
 	c.UserMaxFunctions = r.integer("USER_MAX_FUNCTIONS", 100, 1, 1_000_000)
 	c.WarmIdleTimeout = r.duration("WARM_IDLE_TIMEOUT", 5*time.Minute, time.Second, 24*time.Hour)
 	c.ColdStartConcurrency = r.integer("COLD_START_CONCURRENCY", max(host.CPUs, 1), 1, 1024)
+	c.InitPath = r.str("FAAS_INIT_PATH", "")
 
 	if r.err == nil && (c.NATSUser == "") != (c.NATSPassword == "") {
 		r.err = fmt.Errorf("%w: NATS_USER and NATS_PASSWORD must be set together", ErrInvalid)

@@ -57,9 +57,13 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	initPath := cfg.InitPath
+	if initPath == "" {
+		initPath = docker.DefaultInitPath()
+	}
 	rt, err := docker.New(base.Named("docker"), docker.Options{
 		Instance: instance, User: cfg.FunctionUser,
-		InitPath: docker.DefaultInitPath(), WarmIdleTimeout: cfg.WarmIdleTimeout, ColdStartConcurrency: cfg.ColdStartConcurrency,
+		InitPath: initPath, WarmIdleTimeout: cfg.WarmIdleTimeout, ColdStartConcurrency: cfg.ColdStartConcurrency,
 	})
 	if err != nil {
 		return fmt.Errorf("worker: docker client: %w", err)
@@ -72,8 +76,8 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err := rt.Ping(startCtx); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	if docker.DefaultInitPath() == "" {
-		log.Warn("faas-init not found beside the faas executable: warm containers are off, every execution starts a container")
+	if initPath == "" {
+		log.Warn("faas-init not found beside the faas executable (FAAS_INIT_PATH unset): warm containers are off, every execution starts a container")
 	}
 	if err := removeOrphans(startCtx, rt, registry, id, 0, log); err != nil {
 		log.Warn("removing orphan containers failed", zap.Error(err))
