@@ -18,6 +18,7 @@ build: binaries images
 
 binaries:
 	$(GO) build -trimpath -o $(BIN)/faas ./cmd/faas
+	$(GO) build -trimpath -ldflags=-s -o $(BIN)/faas-init ./cmd/faas-init
 
 images: binaries
 	docker build -q -t $(IMAGE) -f cmd/faas/Dockerfile $(BIN) >/dev/null
@@ -46,7 +47,7 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## bench: cold-start figures (raw docker run vs the platform), printed
+## bench: cold-start and warm figures (raw docker run vs the platform), printed
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./docker/ ./tests/
 

@@ -4,28 +4,20 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/service"
+	"github.com/faasplatform/faas/wire"
 )
 
-// functionRequest is the body of POST /api/v1/functions. Absent (or null)
-// fields take the defaults; present ones are validated as given.
-type functionRequest struct {
-	Name        *string           `json:"name"`
-	ImageURL    *string           `json:"image_url"`
-	Description *string           `json:"description"`
-	Timeout     *int              `json:"timeout"`
-	MemoryMB    *int              `json:"memory_mb"`
-	CPUs        *float64          `json:"cpus"`
-	Env         map[string]string `json:"env"`
-	Network     *string           `json:"network"`
-	MaxRetries  *int              `json:"max_retries"`
-}
+// functionRequest is the body of POST /api/v1/functions (wire's). Absent
+// (or null) fields take the defaults; present ones are validated as given.
+type functionRequest = wire.FunctionRequest
 
-func (f functionRequest) patch() service.FunctionPatch {
+// patchOf is the service's change for a request.
+func patchOf(f functionRequest) service.FunctionPatch {
 	return service.FunctionPatch{
 		Name: f.Name, ImageURL: f.ImageURL, Description: f.Description, Timeout: f.Timeout,
 		MemoryMB: f.MemoryMB, CPUs: f.CPUs, Env: f.Env, Network: f.Network, MaxRetries: f.MaxRetries,
+		Warm: f.Warm,
 	}
 }
 
@@ -42,9 +34,7 @@ type functionUpdateRequest struct {
 }
 
 // functionList is the body of GET /api/v1/functions.
-type functionList struct {
-	Functions []*domain.Function `json:"functions"`
-}
+type functionList = wire.FunctionList
 
 // createFunction: POST /api/v1/functions → 201 function.
 func (h *handler) createFunction(w http.ResponseWriter, r *http.Request) error {
@@ -52,7 +42,7 @@ func (h *handler) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	f, err := h.deps.Functions.Create(r.Context(), user(r).ID, req.patch())
+	f, err := h.deps.Functions.Create(r.Context(), user(r).ID, patchOf(req))
 	if err != nil {
 		return err
 	}
@@ -86,7 +76,7 @@ func (h *handler) updateFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	f, err := h.deps.Functions.Update(r.Context(), user(r).ID, r.PathValue("id"), req.patch())
+	f, err := h.deps.Functions.Update(r.Context(), user(r).ID, r.PathValue("id"), patchOf(req.functionRequest))
 	if err != nil {
 		return err
 	}

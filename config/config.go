@@ -69,6 +69,10 @@ type Config struct {
 	// Bounded growth (issue 8).
 	ExecutionRetention time.Duration // EXECUTION_RETENTION: an ended execution is deleted this long after its end
 	NATSMaxBytes       int64         // NATS_MAX_BYTES: cap of each stream, bucket and object store; 0: none
+	// Warm containers and cold starts (issue 11).
+	WarmIdleTimeout      time.Duration // WARM_IDLE_TIMEOUT: an idle warm container is removed after it
+	ColdStartConcurrency int           // COLD_START_CONCURRENCY: container starts at once per worker; default the cores
+	InitPath             string        // FAAS_INIT_PATH: faas-init for warm containers; empty: beside the faas executable
 }
 
 // FunctionLimits are the admission caps of these settings.
@@ -173,6 +177,9 @@ func LoadHost(get Getter, host Host) (Config, error) {
 	c.FunctionMaxMemoryMB = r.integer("FUNCTION_MAX_MEMORY_MB", max(host.MemoryMB/2, domain.DefaultMemoryMB), 16, 1<<20)
 	c.FunctionMaxCPUs = r.float("FUNCTION_MAX_CPUS", float64(max(host.CPUs, 1)), 0.01, 1024)
 	c.UserMaxFunctions = r.integer("USER_MAX_FUNCTIONS", 100, 1, 1_000_000)
+	c.WarmIdleTimeout = r.duration("WARM_IDLE_TIMEOUT", 5*time.Minute, time.Second, 24*time.Hour)
+	c.ColdStartConcurrency = r.integer("COLD_START_CONCURRENCY", max(host.CPUs, 1), 1, 1024)
+	c.InitPath = r.str("FAAS_INIT_PATH", "")
 
 	if r.err == nil && (c.NATSUser == "") != (c.NATSPassword == "") {
 		r.err = fmt.Errorf("%w: NATS_USER and NATS_PASSWORD must be set together", ErrInvalid)

@@ -58,6 +58,9 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"NATS_USER", "faas"},             // without NATS_PASSWORD
 		{"NATS_PASSWORD", "secret-value"}, // without NATS_USER
 		{"NATS_CREDS", "/etc/faas.creds"}, // without NATS_URL
+		{"WARM_IDLE_TIMEOUT", "soon"},
+		{"WARM_IDLE_TIMEOUT", "10ms"},
+		{"COLD_START_CONCURRENCY", "0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.val, func(t *testing.T) {
@@ -121,5 +124,22 @@ func TestLoadHostDefaults(t *testing.T) {
 	}
 	if got := memTotalMB("MemFree: 1 kB\nMemTotal:       2048000 kB\n"); got != 2000 {
 		t.Errorf("memTotalMB = %d, want 2000", got)
+	}
+}
+
+func TestLoadWarmSettings(t *testing.T) {
+	c, err := LoadHost(env(nil), Host{CPUs: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WarmIdleTimeout != 5*time.Minute || c.ColdStartConcurrency != 3 {
+		t.Errorf("defaults: WARM_IDLE_TIMEOUT %v COLD_START_CONCURRENCY %d, want 5m and the cores (3)", c.WarmIdleTimeout, c.ColdStartConcurrency)
+	}
+	c, err = Load(env(map[string]string{"WARM_IDLE_TIMEOUT": "90s", "COLD_START_CONCURRENCY": "2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WarmIdleTimeout != 90*time.Second || c.ColdStartConcurrency != 2 {
+		t.Errorf("set: %v %d", c.WarmIdleTimeout, c.ColdStartConcurrency)
 	}
 }

@@ -1,6 +1,11 @@
-// Package docker is the domain.Runtime adapter that runs one execution in one
-// fresh Docker container (a cold start), with hard limits, and removes the
-// container afterwards whatever happens.
+// Package docker is the domain.Runtime adapter that runs executions in
+// Docker containers with hard limits: in a fresh container removed afterwards
+// (a cold start, and always for RunSpec.Warm false), or in a warm container
+// of the same function version kept between executions (warm.go, pool.go),
+// whose PID 1 is faas-init (cmd/faas-init): each execution is a fresh
+// process, and init kills every process it left and empties the writable
+// tmpfs mounts before the container serves again. Container creations and
+// starts, cold or warm, share Options.ColdStartConcurrency slots.
 //
 // The Docker SDK stays inside this package: Runtime holds a narrow unexported
 // interface of the client methods it uses, and nothing of the SDK shows in its
@@ -26,7 +31,8 @@
 //
 // # Containers
 //
-// Each container carries the labels faas.execution_id, faas.function_id and
-// faas.worker_id. RemoveOrphans uses the last one to remove the containers a
-// dead worker left behind.
+// Each container carries the labels faas.execution_id (cold only: a warm one
+// serves many), faas.function_id and faas.worker_id; warm ones also
+// faas.warm, faas.owner and faas.pool_key. RemoveOrphans uses faas.worker_id
+// to remove the containers a dead worker left behind.
 package docker

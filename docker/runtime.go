@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -100,6 +101,20 @@ type Options struct {
 	// CleanupTimeout bounds each call made after the run's context may be
 	// gone: kill, inspect, remove (default DefaultCleanupTimeout).
 	CleanupTimeout time.Duration
+	// InitPath is the faas-init binary on the daemon's host, bind-mounted
+	// read-only into warm containers. Empty: no warm containers, every
+	// run is cold (DefaultInitPath finds it beside the executable).
+	InitPath string
+	// WarmIdleTimeout removes a warm container idle that long
+	// (WARM_IDLE_TIMEOUT, default DefaultWarmIdleTimeout).
+	WarmIdleTimeout time.Duration
+	// WarmMaxIdle caps the idle warm containers; past it the longest idle
+	// go first (default DefaultWarmMaxIdle).
+	WarmMaxIdle int
+	// ColdStartConcurrency caps the container creations and starts under
+	// way at once (COLD_START_CONCURRENCY, default the CPUs): on a small
+	// host more starts in parallel only slow each one.
+	ColdStartConcurrency int
 }
 
 func (o Options) withDefaults() Options {
@@ -126,6 +141,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CleanupTimeout <= 0 {
 		o.CleanupTimeout = DefaultCleanupTimeout
+	}
+	if o.WarmIdleTimeout <= 0 {
+		o.WarmIdleTimeout = DefaultWarmIdleTimeout
+	}
+	if o.WarmMaxIdle <= 0 {
+		o.WarmMaxIdle = DefaultWarmMaxIdle
+	}
+	if o.ColdStartConcurrency <= 0 {
+		o.ColdStartConcurrency = runtime.NumCPU()
 	}
 	return o
 }
@@ -157,6 +181,11 @@ type Runtime struct {
 	closed  bool
 	ncpu    int            // the daemon's CPU count, 0 until known
 	pending sync.WaitGroup // runs in flight and their removals
+
+	starts      chan struct{} // COLD_START_CONCURRENCY slots
+	pool        *warmPool     // nil: warm containers are off
+	stopJanitor chan struct{}
+	janitorDone chan struct{}
 }
 
 var _ domain.Runtime = (*Runtime)(nil)
@@ -180,7 +209,14 @@ func newRuntime(cli dockerAPI, logger *zap.Logger, opts Options) *Runtime {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	return &Runtime{cli: cli, log: logger, opts: opts.withDefaults()}
+	r := &Runtime{cli: cli, log: logger, opts: opts.withDefaults()}
+	r.starts = make(chan struct{}, r.opts.ColdStartConcurrency)
+	if r.opts.InitPath != "" {
+		r.pool = newWarmPool(r.opts.WarmIdleTimeout, r.opts.WarmMaxIdle)
+		r.stopJanitor, r.janitorDone = make(chan struct{}), make(chan struct{})
+		go r.janitor(r.stopJanitor, r.janitorDone)
+	}
+	return r
 }
 
 // Ping checks that the daemon answers. Its error wraps domain.ErrUnavailable.
@@ -191,8 +227,9 @@ func (r *Runtime) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close refuses new runs, waits for the runs in flight and for the pending
-// container removals, then closes the connection to the daemon.
+// Close refuses new runs, removes the idle warm containers, waits for the
+// runs in flight (their containers are removed, warm or not) and for the
+// pending container removals, then closes the connection to the daemon.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
 	already := r.closed
@@ -200,6 +237,13 @@ func (r *Runtime) Close() error {
 	r.mu.Unlock()
 	if already {
 		return nil
+	}
+	if r.pool != nil {
+		close(r.stopJanitor)
+		<-r.janitorDone
+		for _, c := range r.pool.close() {
+			r.removeWarmAsync(c, r.log)
+		}
 	}
 	r.pending.Wait()
 	if err := r.cli.Close(); err != nil {
@@ -239,6 +283,14 @@ func (r *Runtime) Run(ctx context.Context, spec domain.RunSpec) (domain.RunResul
 	if !r.begin() {
 		return domain.RunResult{}, fmt.Errorf("docker: run execution %s: runtime closed: %w", spec.ExecutionID, domain.ErrUnavailable)
 	}
+	if spec.Warm && r.warmEnabled() {
+		res, ok, err := r.runWarm(ctx, spec, began, log)
+		if ok {
+			r.pending.Done()
+			return r.ended(res, err, spec, log)
+		}
+		// No command of its own in the image: the cold path says why.
+	}
 
 	id := ""
 	defer func() {
@@ -250,15 +302,21 @@ func (r *Runtime) Run(ctx context.Context, spec domain.RunSpec) (domain.RunResul
 	}()
 
 	res, err := r.run(ctx, spec, began, log, &id)
+	res.ColdStart = true
+	return r.ended(res, err, spec, log.With(zap.String("container_id", short(id))))
+}
+
+// ended logs the end of a run and wraps its error.
+func (r *Runtime) ended(res domain.RunResult, err error, spec domain.RunSpec, log *zap.Logger) (domain.RunResult, error) {
 	if err != nil {
-		log.Warn("run failed", zap.String("container_id", short(id)), zap.Error(err))
+		log.Warn("run failed", zap.Error(err))
 		if client.IsErrConnectionFailed(err) {
 			err = fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
 		}
 		return domain.RunResult{}, fmt.Errorf("docker: run execution %s: %w", spec.ExecutionID, err)
 	}
 	log.Debug("run ended",
-		zap.String("container_id", short(id)),
+		zap.Bool("cold_start", res.ColdStart),
 		zap.Int("exit_code", res.ExitCode),
 		zap.Bool("timed_out", res.TimedOut),
 		zap.Bool("cancelled", res.Cancelled),
@@ -286,6 +344,18 @@ func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time,
 	waitCtx, cancelWait := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWait()
 
+	release, ok := r.acquireStart(ctx)
+	if !ok {
+		return domain.RunResult{Cancelled: true, StartupDuration: time.Since(began)}, nil
+	}
+	released := false
+	releaseStart := func() {
+		if !released {
+			released = true
+			release()
+		}
+	}
+	defer releaseStart()
 	created, err := r.cli.ContainerCreate(setupCtx, cfg, hostCfg, nil, nil, "")
 	if err != nil {
 		return res, r.createError(setupCtx, spec.Image, err)
@@ -350,6 +420,7 @@ func (r *Runtime) run(ctx context.Context, spec domain.RunSpec, began time.Time,
 		}
 		return res, fmt.Errorf("start container: %w", err)
 	}
+	releaseStart()
 	started := time.Now()
 	res.StartupDuration = started.Sub(began)
 	sampler := startUsageSampler(created.ID)

@@ -171,3 +171,58 @@ func (s *usageSampler) stop() Usage {
 	defer s.mu.Unlock()
 	return s.last
 }
+
+// counters are a warm container's cgroup figures around one execution.
+type counters struct {
+	Usage
+	oomKills int64 // times the kernel's OOM killer struck in the cgroup
+	ok       bool  // the cgroup was found
+}
+
+// readCounters reads usage and the OOM kill count of container id (cgroup
+// v1 memory.oom_control or v2 memory.events, line "oom_kill N").
+func readCounters(read cgroupFS, root, id string) counters {
+	u, err := readUsage(read, root, id)
+	if err != nil {
+		return counters{}
+	}
+	c := counters{Usage: u, ok: true}
+	for _, f := range []string{
+		filepath.Join(root, "memory", "docker", id, "memory.oom_control"),
+		filepath.Join(root, "memory", "system.slice", "docker-"+id+".scope", "memory.oom_control"),
+		filepath.Join(root, "system.slice", "docker-"+id+".scope", "memory.events"),
+		filepath.Join(root, "docker", id, "memory.events"),
+	} {
+		s, err := read(f)
+		if err != nil {
+			continue
+		}
+		c.oomKills = parseKeyed(s, "oom_kill")
+		break
+	}
+	return c
+}
+
+// parseKeyed returns the number on the line "key N" of s (0 if none).
+func parseKeyed(s, key string) int64 {
+	for _, line := range strings.Split(s, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if ok && k == key {
+			n, _ := parseInt(v)
+			return n
+		}
+	}
+	return 0
+}
+
+// resetPeak starts a new memory peak for container id where the cgroup
+// allows it (v1: writing 0 to memory.max_usage_in_bytes), so that the peak
+// read after a warm execution is that execution's (plus what init holds).
+// On v2 the peak stays the container's since its start: an upper bound.
+func resetPeak(root, id string) {
+	for _, sub := range []string{"docker/" + id, "system.slice/docker-" + id + ".scope"} {
+		if err := os.WriteFile(filepath.Join(root, "memory", sub, "memory.max_usage_in_bytes"), []byte("0"), 0); err == nil {
+			return
+		}
+	}
+}

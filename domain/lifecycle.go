@@ -200,6 +200,7 @@ func (e *Execution) Finish(o Outcome, r RunResult, now time.Time) error {
 func (e *Execution) KeepRunDetails(r RunResult) {
 	e.Logs, e.LogsTruncated = string(r.Stderr), r.StderrTruncated
 	e.StartupDuration = r.StartupDuration.Seconds()
+	e.ColdStart = r.ColdStart
 	e.MaxMemoryBytes, e.CPUSeconds = r.MaxMemoryBytes, r.CPUSeconds
 }
 

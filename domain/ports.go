@@ -90,13 +90,23 @@ type RunSpec struct {
 	ExecutionID string
 	FunctionID  string
 	WorkerID    string
-	Image       string
-	Env         map[string]string // function env plus FAAS_* variables
-	Input       []byte
-	MemoryMB    int
-	CPUs        float64
-	Timeout     time.Duration
-	Network     string
+	// Owner and Version (the function's updated_at) name the function a
+	// warm container may serve: a container is never given to another
+	// owner, another function or another version of it.
+	Owner   string
+	Version string
+	// Warm allows a warm container (the function's "warm"); false runs
+	// the execution in a container of its own, removed afterwards.
+	Warm  bool
+	Image string
+	// Env is the function's env plus the FAAS_* variables; those
+	// PerExecutionEnv names differ between executions of one function.
+	Env      map[string]string
+	Input    []byte
+	MemoryMB int
+	CPUs     float64
+	Timeout  time.Duration
+	Network  string
 }
 
 // RunResult is what a run produced. A Runtime returns an error only when the
@@ -113,15 +123,41 @@ type RunResult struct {
 	Cancelled       bool          // ctx ended first; the container was killed
 	StartupDuration time.Duration // from the request to a started container
 	RunDuration     time.Duration // from start to exit
-	// MaxMemoryBytes and CPUSeconds: the container's peak memory and CPU
-	// time from its cgroup (0 when unknown).
+	// MaxMemoryBytes and CPUSeconds: the execution's peak memory and CPU
+	// time from its container's cgroup (0 when unknown). In a warm
+	// container CPU is the cgroup's delta over the execution; memory is
+	// the peak since the execution began where the cgroup can be reset
+	// (v1), else the container's peak so far (an upper bound).
 	MaxMemoryBytes int64
 	CPUSeconds     float64
+	// ColdStart: a container was created for this run (false: a warm
+	// container of the function served it).
+	ColdStart bool
 }
 
-// Runtime runs one execution in an isolated container with hard limits and
-// removes it afterwards, whatever happens. Cancelling ctx kills the container.
-// A warm-pool implementation fits behind the same method.
+// PerExecutionEnv reports whether the variable k of RunSpec.Env changes
+// from one execution of a function to the next; the rest of Env is the
+// function's own and may be set once on a warm container.
+func PerExecutionEnv(k string) bool {
+	switch k {
+	case "FAAS_EXECUTION_ID", "FAAS_ATTEMPT", "FAAS_TOKEN":
+		return true
+	}
+	return false
+}
+
+// Runtime runs one execution with hard limits, whatever happens. The end
+// of a run is the end of the execution's process, not of its container: a
+// warm runtime keeps the container for the next execution of the same
+// function version (RunSpec.Owner, FunctionID, Version) after killing every
+// process the execution left, and a cold one (RunSpec.Warm false) removes
+// it. Cancelling ctx kills the execution (and its container).
 type Runtime interface {
 	Run(ctx context.Context, spec RunSpec) (RunResult, error)
+}
+
+// WarmRetirer is a Runtime that keeps warm containers: Retire removes those
+// of a function (updated or deleted) now rather than at their idle timeout.
+type WarmRetirer interface {
+	Retire(owner, functionID string) int
 }

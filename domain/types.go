@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // User is a registered account. PasswordHash never leaves the process: it has
 // no JSON name, and stores persist it through their own record types.
@@ -50,9 +53,26 @@ type Function struct {
 	Network     string            `json:"network"`
 	// MaxRetries is how many times a failure of the function itself is
 	// retried (0 to MaxFunctionRetries).
-	MaxRetries int       `json:"max_retries"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	MaxRetries int `json:"max_retries"`
+	// Warm lets the worker keep the function's container between its
+	// executions (each still a fresh process, contract §4); false gives
+	// every execution a container of its own. Default true, also for a
+	// stored function written before the field existed (UnmarshalJSON).
+	Warm      bool      `json:"warm"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// UnmarshalJSON decodes f with Warm true unless the JSON says otherwise, so
+// that functions stored before the field existed keep the default.
+func (f *Function) UnmarshalJSON(b []byte) error {
+	type plain Function // without this method
+	p := plain{Warm: true}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*f = Function(p)
+	return nil
 }
 
 // Status is an execution's state.
@@ -109,6 +129,9 @@ type Execution struct {
 	// ended it; StartupDuration the time the container took to start.
 	QueueDuration   float64 `json:"queue_duration"`
 	StartupDuration float64 `json:"startup_duration"`
+	// ColdStart tells whether the run that ended it started a container
+	// (true) or was given a warm one of its function (false).
+	ColdStart bool `json:"cold_start"`
 
 	// RedriveOf is the dead letter this execution redrives.
 	RedriveOf string `json:"redrive_of,omitempty"`

@@ -97,6 +97,11 @@ func ApplyFunctionDefaults(f *Function) {
 	if f.Env == nil {
 		f.Env = map[string]string{}
 	}
+	// false is a value a user may give: only a new function (Create
+	// applies the defaults before the request's fields) gets true here.
+	if f.CreatedAt.IsZero() {
+		f.Warm = true
+	}
 }
 
 // ValidateFunction checks every user-set field of f (after defaults).

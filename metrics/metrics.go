@@ -62,7 +62,7 @@ func New() *Registry {
 		Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10},
 	}, []string{"start"})
 	r.starts = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "faas_container_starts_total", Help: "Container starts by kind (cold, warm; all cold for now).",
+		Name: "faas_container_starts_total", Help: "Runs by start kind: cold (a new container) or warm (a kept one).",
 	}, []string{"start"})
 	r.retries = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "faas_execution_retries_total", Help: "Extra attempts made by executions that ended.",
@@ -115,8 +115,12 @@ func (r *Registry) ObserveExecution(e *domain.Execution) {
 	r.duration.WithLabelValues(string(e.Status)).Observe(e.Duration)
 	if e.StartTime != nil {
 		r.queueWait.Observe(e.QueueDuration)
-		r.startup.WithLabelValues("cold").Observe(e.StartupDuration)
-		r.starts.WithLabelValues("cold").Inc()
+		start := "warm"
+		if e.ColdStart {
+			start = "cold"
+		}
+		r.startup.WithLabelValues(start).Observe(e.StartupDuration)
+		r.starts.WithLabelValues(start).Inc()
 	}
 	if e.Attempts > 1 {
 		r.retries.Add(float64(e.Attempts - 1))

@@ -66,9 +66,12 @@ func matches(m *dto.Metric, labels map[string]string) bool {
 func TestObserveExecutionMix(t *testing.T) {
 	reg := New()
 	now := time.Now()
+	n := 0
 	ended := func(status domain.Status, attempts int, dead bool) *domain.Execution {
+		n++
 		e := &domain.Execution{ID: "x", FunctionID: "fn", Status: status, StartTime: &now, Attempts: attempts,
-			Duration: 0.5, QueueDuration: 0.1, StartupDuration: 0.2, MaxMemoryBytes: 1 << 20, CPUSeconds: 0.1}
+			Duration: 0.5, QueueDuration: 0.1, StartupDuration: 0.2, MaxMemoryBytes: 1 << 20, CPUSeconds: 0.1,
+			ColdStart: n <= 5} // 5 cold starts, then 3 warm ones
 		if dead {
 			e.DeadAt = &now
 		}
@@ -105,7 +108,8 @@ func TestObserveExecutionMix(t *testing.T) {
 		{"faas_execution_retries_total", nil, 1 + 2},
 		{"faas_dead_letters_total", nil, 1},
 		{"faas_redrives_total", nil, 1},
-		{"faas_container_starts_total", map[string]string{"start": "cold"}, 8},
+		{"faas_container_starts_total", map[string]string{"start": "cold"}, 5},
+		{"faas_container_starts_total", map[string]string{"start": "warm"}, 3},
 		{"faas_http_requests_total", map[string]string{"route": "/api/v1/functions/{id}", "code": "200"}, 1},
 		{"faas_http_requests_total", map[string]string{"route": "unmatched", "code": "404"}, 1},
 		{"faas_autoscaler_decisions_total", map[string]string{"direction": "up"}, 1},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/faasplatform/faas/domain"
@@ -233,4 +234,37 @@ func (s *FunctionStore) DeleteOwner(ctx context.Context, owner string) error {
 		}
 	}
 	return nil
+}
+
+// WatchChanges calls changed with the owner and id of every function
+// updated or deleted from now on, until ctx ends (then it returns nil): a
+// worker retires the warm containers of a function that changed. A slow
+// callback delays later calls, it never loses them.
+func (s *FunctionStore) WatchChanges(ctx context.Context, changed func(owner, id string)) error {
+	w, err := s.kv.Watch(ctx, functionKey("*", "*"), jetstream.UpdatesOnly())
+	if err != nil {
+		return fmt.Errorf("watch functions: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("watch functions: the watcher stopped")
+			}
+			if e == nil {
+				continue
+			}
+			rest, ok := strings.CutPrefix(e.Key(), "fn.")
+			owner, id, ok2 := strings.Cut(rest, ".")
+			if ok && ok2 {
+				changed(owner, id)
+			}
+		}
+	}
 }

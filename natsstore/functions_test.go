@@ -1,6 +1,7 @@
 package natsstore
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -226,5 +227,59 @@ func TestFunctionStoreStaleName(t *testing.T) {
 	s.staleIndexAge = time.Nanosecond
 	if err := s.Create(ctx, newFunction(owner, "before")); err != nil {
 		t.Errorf("old stale entry not taken over: %v", err)
+	}
+}
+
+func TestFunctionStoreWatchChanges(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := testContext(t)
+	s := NewFunctionStore(env.b.Functions)
+	owner := uuid.NewString()
+	f := newFunction(owner, "watched")
+	if err := s.Create(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 10)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.WatchChanges(wctx, func(o, id string) { got <- o + "/" + id }) }()
+	want := owner + "/" + f.ID
+	// The watch starts asynchronously: update until it reports, within
+	// a deadline.
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for seen := false; !seen; {
+		if _, err := s.Update(ctx, owner, f.ID, rename("watched")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case c := <-got:
+			if c != want {
+				t.Fatalf("changed %q, want %q", c, want)
+			}
+			seen = true
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("no change reported for an update")
+		}
+	}
+	for len(got) > 0 {
+		<-got
+	}
+	if err := s.Delete(ctx, owner, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-got:
+		if c != want {
+			t.Fatalf("changed %q, want %q", c, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no change reported for a delete")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("WatchChanges: %v", err)
 	}
 }

@@ -57,7 +57,14 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	rt, err := docker.New(base.Named("docker"), docker.Options{Instance: instance, User: cfg.FunctionUser})
+	initPath := cfg.InitPath
+	if initPath == "" {
+		initPath = docker.DefaultInitPath()
+	}
+	rt, err := docker.New(base.Named("docker"), docker.Options{
+		Instance: instance, User: cfg.FunctionUser,
+		InitPath: initPath, WarmIdleTimeout: cfg.WarmIdleTimeout, ColdStartConcurrency: cfg.ColdStartConcurrency,
+	})
 	if err != nil {
 		return fmt.Errorf("worker: docker client: %w", err)
 	}
@@ -69,6 +76,9 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err := rt.Ping(startCtx); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	if initPath == "" {
+		log.Warn("faas-init not found beside the faas executable (FAAS_INIT_PATH unset): warm containers are off, every execution starts a container")
+	}
 	if err := removeOrphans(startCtx, rt, registry, id, 0, log); err != nil {
 		log.Warn("removing orphan containers failed", zap.Error(err))
 	}
@@ -76,8 +86,9 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	queue := natsstore.NewQueue(js)
 	results, reg := workerResults(cfg.Metrics, queue)
 	sweeper := NewSweeper(b, js, service.SweeperOptions{Policy: policy}, "faas-worker-"+id, base.Named("sweeper").With(zap.String("worker_id", id)))
+	functions := natsstore.NewFunctionStore(b.Functions)
 	w := worker.New(worker.Options{ID: id, MaxConcurrent: cfg.MaxConcurrentExecutions, Policy: policy}, worker.Deps{
-		Functions: natsstore.NewFunctionStore(b.Functions),
+		Functions: functions,
 		Execs:     natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData).WithLogger(log),
 		Leases:    natsstore.NewLeaseStore(b.Active),
 		Runtime:   rt,
@@ -141,10 +152,19 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		defer close(sweepDone)
 		sweeper.Run(superviseCtx)
 	}()
+	// A function updated or deleted gives up its idle warm containers at
+	// once (they would never serve again: their key names the old
+	// version), rather than at WARM_IDLE_TIMEOUT.
+	retireDone := make(chan struct{})
+	go func() {
+		defer close(retireDone)
+		retireOnChange(superviseCtx, functions, rt, log)
+	}()
 	defer func() {
 		stopSupervise()
 		<-superviseDone
 		<-sweepDone
+		<-retireDone
 	}()
 
 	// Runs outlive the fetch loop: on stop, fetching ends at once and the
@@ -237,4 +257,24 @@ func InstanceID(ctx context.Context, b *natsstore.Buckets) (string, error) {
 		return "", fmt.Errorf("stream info: %w", err)
 	}
 	return "p" + strconv.FormatInt(info.Created.UnixNano(), 36), nil
+}
+
+// retireOnChange removes the idle warm containers of every function that
+// is updated or deleted, until ctx ends; a watch that fails is started
+// again after a pause.
+func retireOnChange(ctx context.Context, functions *natsstore.FunctionStore, rt domain.WarmRetirer, log *zap.Logger) {
+	for ctx.Err() == nil {
+		err := functions.WatchChanges(ctx, func(owner, id string) {
+			if n := rt.Retire(owner, id); n > 0 {
+				log.Info("function changed; warm containers retired", zap.String("function_id", id), zap.Int("containers", n))
+			}
+		})
+		if err != nil {
+			log.Warn("watching function changes failed; warm containers of changed functions wait for their idle timeout", zap.Error(err))
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}
 }

@@ -28,6 +28,7 @@ type FunctionPatch struct {
 	Env         map[string]string // nil: absent
 	Network     *string
 	MaxRetries  *int
+	Warm        *bool
 }
 
 // apply writes the present fields of p onto f.
@@ -52,6 +53,9 @@ func (p FunctionPatch) apply(f *domain.Function) {
 	}
 	if p.MaxRetries != nil {
 		f.MaxRetries = *p.MaxRetries
+	}
+	if p.Warm != nil {
+		f.Warm = *p.Warm
 	}
 	if p.Env != nil {
 		f.Env = maps.Clone(p.Env)

@@ -39,11 +39,31 @@ type env struct {
 	retryDelay string
 	// observe, when set, also receives every line the workers log.
 	observe zapcore.Core
+	// initPath, when set, is the workers' FAAS_INIT_PATH (warm
+	// containers); unset, workers of the tests run every execution cold.
+	initPath string
 }
 
 // newEnv starts the API and, unless workers is 0, that many workers each
 // running up to maxConcurrent executions.
 func newEnv(t testing.TB, workers, maxConcurrent int) *env {
+	t.Helper()
+	return newEnvInit(t, workers, maxConcurrent, "")
+}
+
+// newWarmEnv is newEnv with warm containers: faas-init is built for the
+// workers' FAAS_INIT_PATH.
+func newWarmEnv(t testing.TB, workers, maxConcurrent int) *env {
+	t.Helper()
+	initPath, err := dockertest.BuildInit(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvInit(t, workers, maxConcurrent, initPath)
+}
+
+// newEnvInit is newEnv whose workers get initPath as FAAS_INIT_PATH.
+func newEnvInit(t testing.TB, workers, maxConcurrent int, initPath string) *env {
 	t.Helper()
 	dockertest.RequireDocker(t)
 	st := platformtest.NewStack(t)
@@ -52,7 +72,7 @@ func newEnv(t testing.TB, workers, maxConcurrent int) *env {
 		st.Core.Logger = zap.NewNop() // benchmarks print every log line
 	}
 	base := st.Serve(t)
-	e := &env{Fixture: apitest.NewFixture(t, base, st.Secret), stack: st, base: base, workerID: "t" + randHex(4)}
+	e := &env{Fixture: apitest.NewFixture(t, base, st.Secret), stack: st, base: base, workerID: "t" + randHex(4), initPath: initPath}
 	for i := 0; i < workers; i++ {
 		e.startWorker(t, e.workerID+"-"+string(rune('a'+i)), maxConcurrent)
 	}
@@ -70,6 +90,7 @@ func (e *env) startWorker(t testing.TB, id string, maxConcurrent int) {
 			"MAX_CONCURRENT_EXECUTIONS": strconv.Itoa(maxConcurrent),
 			"METRICS":                   map[bool]string{true: "off", false: "on"}[e.metricsOff],
 			"RETRY_DELAY":               e.retryDelay,
+			"FAAS_INIT_PATH":            e.initPath,
 		}[k]
 	})
 	if err != nil {
@@ -133,6 +154,7 @@ type execution struct {
 	Attempts        int        `json:"attempts"`
 	QueueDuration   float64    `json:"queue_duration"`
 	StartupDuration float64    `json:"startup_duration"`
+	ColdStart       bool       `json:"cold_start"`
 }
 
 func (x execution) output() string {

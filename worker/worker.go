@@ -1,7 +1,7 @@
 // Package worker runs executions: it takes jobs from the queue, claims each
 // execution through the lifecycle (a revision-checked update), holds a lease
 // on it that it renews while the run lasts, runs it through a domain.Runtime
-// (a fresh container today, a warm one later), records the result and
+// (a warm container of the function, or a fresh one), records the result and
 // announces it. A worker never runs an execution that already ended or that
 // another live attempt holds, and only the current attempt may write the
 // result (the fence): whatever the queue redelivers, an execution runs once
@@ -372,11 +372,12 @@ func (w *Worker) run(ctx context.Context, a *attempt) (runResult, error) {
 	env["FAAS_ATTEMPT"] = fmt.Sprint(a.n)
 	spec := domain.RunSpec{
 		ExecutionID: id, FunctionID: a.fn.ID, WorkerID: w.opts.ID,
+		Owner: a.fn.Owner, Version: a.fn.UpdatedAt.UTC().Format(time.RFC3339Nano), Warm: a.fn.Warm,
 		Image: a.fn.ImageURL, Env: env, Input: []byte(a.input),
 		MemoryMB: a.fn.MemoryMB, CPUs: a.fn.CPUs, Network: a.fn.Network,
 		Timeout: time.Duration(a.fn.Timeout) * time.Second,
 	}
-	a.log.Info("execution started", zap.String("image", a.fn.ImageURL))
+	a.log.Info("execution started", zap.String("image", a.fn.ImageURL), zap.Bool("warm_allowed", a.fn.Warm))
 	res, err := w.d.Runtime.Run(runCtx, spec)
 	lost := errors.Is(context.Cause(runCtx), errLeaseLost)
 	return runResult{RunResult: res, lost: lost}, err
@@ -575,7 +576,7 @@ func (w *Worker) end(ctx context.Context, a *attempt, mutate func(*domain.Execut
 // ended announces an ended execution, finalizes it and acks the delivery.
 func (w *Worker) ended(ctx context.Context, a *attempt, e *domain.Execution) {
 	a.log.Info("execution ended", zap.String("status", string(e.Status)), zap.Float64("duration", e.Duration),
-		zap.Float64("queue_duration", e.QueueDuration), zap.Float64("startup_duration", e.StartupDuration), zap.Bool("dead_letter", e.DeadAt != nil),
+		zap.Float64("queue_duration", e.QueueDuration), zap.Float64("startup_duration", e.StartupDuration), zap.Bool("cold_start", e.ColdStart), zap.Bool("dead_letter", e.DeadAt != nil),
 		zap.Int64("max_memory_bytes", e.MaxMemoryBytes), zap.Float64("cpu_seconds", e.CPUSeconds))
 	if err := w.d.Results.PublishResult(ctx, e); err != nil {
 		a.log.Warn("publishing the result failed (the record is saved)", zap.Error(err))

@@ -26,8 +26,20 @@ import (
 	"github.com/faasplatform/faas/worker"
 )
 
+// testInitPath is the faas-init binary TestMain builds for warm runs.
+var testInitPath string
+
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "faas-init-")
+	if err == nil {
+		testInitPath, err = dockertest.BuildInit(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
+	os.RemoveAll(dir)
 	if err := dockertest.Cleanup(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		code = 1
