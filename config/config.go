@@ -5,6 +5,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -36,6 +37,7 @@ type Config struct {
 	LogLevel                zapcore.Level // LOG_LEVEL
 	DataDir                 string        // DATA_DIR
 	WorkerAddress           string        // WORKER_ADDRESS: a worker's sidecar (host:port, port 0 = any)
+	WorkerSocketDir         string        // WORKER_SOCKET_DIR: where a worker makes its objects socket's directory; "": the temp dir
 	WorkerID                string        // WORKER_ID: empty means generated
 	MaxRetries              int           // MAX_RETRIES: attempts of one execution, the first included
 	RetryDelay              time.Duration // RETRY_DELAY: the first backoff; doubles each time
@@ -50,6 +52,7 @@ type Config struct {
 	NATSPassword            string        // NATS_PASSWORD
 	NATSCreds               string        // NATS_CREDS: a .creds file for an external server
 	NATSCA                  string        // NATS_CA: root CA (PEM) of a tls:// server
+	ExecutionKey            string        // EXECUTION_KEY: a worker's execution token key (64 hex digits); a secret
 
 	// Issue 8 part B: containers and admission.
 	FunctionUser        string   // FUNCTION_USER: uid:gid functions run as
@@ -147,6 +150,7 @@ func LoadHost(get Getter, host Host) (Config, error) {
 		LogLevel:                r.level("LOG_LEVEL", zapcore.InfoLevel),
 		DataDir:                 r.str("DATA_DIR", "./data"),
 		WorkerAddress:           r.addr("WORKER_ADDRESS", "127.0.0.1:0"),
+		WorkerSocketDir:         r.str("WORKER_SOCKET_DIR", ""),
 		WorkerID:                r.workerID("WORKER_ID"),
 		MaxRetries:              r.integer("MAX_RETRIES", 3, 1, 20),
 		RetryDelay:              r.duration("RETRY_DELAY", 5*time.Second, 0, time.Hour),
@@ -161,6 +165,7 @@ func LoadHost(get Getter, host Host) (Config, error) {
 		NATSPassword:            r.get("NATS_PASSWORD"), // a secret: never echoed
 		NATSCreds:               r.str("NATS_CREDS", ""),
 		NATSCA:                  r.str("NATS_CA", ""),
+		ExecutionKey:            r.hexKey("EXECUTION_KEY", 32),
 
 		Metrics:   r.oneOf("METRICS", "on", "on", "off") == "on",
 		LogFormat: r.oneOf("LOG_FORMAT", "json", "json", "console"),
@@ -254,6 +259,22 @@ func (r *reader) natsURL(key string) string {
 			r.fail(key, v, "must be a comma-separated list of nats:// or tls:// URLs")
 			break
 		}
+	}
+	return v
+}
+
+// hexKey is a key of n bytes written as 2n hex digits, or "" when unset.
+// The value is a secret: a bad one is reported without it.
+func (r *reader) hexKey(key string, n int) string {
+	v := strings.TrimSpace(r.get(key))
+	if v == "" {
+		return ""
+	}
+	if b, err := hex.DecodeString(v); err != nil || len(b) != n {
+		if r.err == nil {
+			r.err = fmt.Errorf("%w: %s must be %d hex digits", ErrInvalid, key, 2*n)
+		}
+		return ""
 	}
 	return v
 }

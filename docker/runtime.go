@@ -72,13 +72,13 @@ type Options struct {
 	// TmpfsSize is the size of the writable tmpfs mounted on /tmp, the only
 	// writable place of the read-only root (default DefaultTmpfsSize).
 	TmpfsSize string
-	// InternalNetwork is the Docker network of the functions whose network is
-	// "internal" (they reach the platform's internal API through it). Empty:
-	// such functions fail to run with an error.
-	//
-	// TODO(network-internal): create or check the network at start-up and
-	// attach only the API gateway to it.
-	InternalNetwork string
+	// ObjectsSocketDir is the host directory holding the worker's objects
+	// service socket (ObjectsSocketName), for functions with network
+	// "internal": it is bind-mounted read-only into their containers,
+	// whose faas-init forwards 127.0.0.1:domain.InternalAPIPort there. The
+	// containers keep network "none". Empty (or no faas-init): such
+	// functions fail to run, saying why.
+	ObjectsSocketDir string
 	// Host is the daemon's address (e.g. "unix:///var/run/docker.sock");
 	// empty: DOCKER_HOST or the default socket.
 	Host string
@@ -283,7 +283,9 @@ func (r *Runtime) Run(ctx context.Context, spec domain.RunSpec) (domain.RunResul
 	if !r.begin() {
 		return domain.RunResult{}, fmt.Errorf("docker: run execution %s: runtime closed: %w", spec.ExecutionID, domain.ErrUnavailable)
 	}
-	if spec.Warm && r.warmEnabled() {
+	// Network "internal" needs faas-init (its forwarder) even when the
+	// function opts out of warm containers: it then gets one of its own.
+	if (spec.Warm || spec.Network == domain.NetworkInternal) && r.warmEnabled() {
 		res, ok, err := r.runWarm(ctx, spec, began, log)
 		if ok {
 			r.pending.Done()
@@ -556,13 +558,15 @@ func (r *Runtime) containerConfig(ctx context.Context, spec domain.RunSpec) (*co
 		cfg.NetworkDisabled = true
 		hostCfg.NetworkMode = network.NetworkNone
 	case domain.NetworkInternal:
-		if r.opts.InternalNetwork == "" {
+		if r.opts.ObjectsSocketDir == "" || !r.warmEnabled() {
 			// A setting of this platform, not a passing failure: retrying
 			// cannot help, so the execution fails at once, saying why.
 			return nil, nil, domain.Errorf(domain.ErrInvalidInput,
-				"network %q is not available on this platform: no internal network is configured", spec.Network)
+				"network %q is not available on this platform: the worker has no objects socket or no faas-init", spec.Network)
 		}
-		hostCfg.NetworkMode = container.NetworkMode(r.opts.InternalNetwork)
+		// Network "none" still, but set up by the daemon, which brings the
+		// loopback up: faas-init listens on 127.0.0.1 there (startWarm).
+		hostCfg.NetworkMode = network.NetworkNone
 	default:
 		return nil, nil, fmt.Errorf("network %q: %w", spec.Network, domain.ErrInvalidInput)
 	}

@@ -37,6 +37,12 @@ const (
 	DefaultWarmMaxIdle     = 32
 	// InitMountPath is where faas-init is bind-mounted, read-only.
 	InitMountPath = "/.faas/init"
+	// ObjectsMountPath is where the objects socket's directory is
+	// bind-mounted, read-only, for network "internal".
+	ObjectsMountPath = "/.faas/run"
+	// ObjectsSocketName is the socket in Options.ObjectsSocketDir.
+	ObjectsSocketName = "api.sock"
+
 	// initThreads is added to the pids limit of a warm container: init's
 	// own threads must not eat into the function's process budget.
 	initThreads = 16
@@ -68,7 +74,11 @@ func (r *Runtime) warmEnabled() bool { return r.pool != nil }
 // command): the caller runs it cold.
 func (r *Runtime) runWarm(ctx context.Context, spec domain.RunSpec, began time.Time, log *zap.Logger) (res domain.RunResult, ok bool, err error) {
 	key := poolKey(spec)
-	c, stale := r.pool.take(key, spec.Owner, spec.FunctionID)
+	var c *warmContainer
+	var stale []*warmContainer
+	if spec.Warm { // otherwise (network "internal" only) a container of its own
+		c, stale = r.pool.take(key, spec.Owner, spec.FunctionID)
+	}
 	for _, s := range stale {
 		log.Info("retiring warm containers of an earlier version of the function", zap.String("container_id", short(s.id)))
 		r.removeWarmAsync(s, log)
@@ -88,7 +98,7 @@ func (r *Runtime) runWarm(ctx context.Context, spec domain.RunSpec, began time.T
 	log = log.With(zap.String("container_id", short(c.id)), zap.Bool("cold_start", cold))
 	res, keep, err := r.execWarm(ctx, c, spec, log)
 	res.ColdStart, res.StartupDuration = cold, startup
-	if keep && err == nil {
+	if keep && err == nil && spec.Warm {
 		kept, evicted := r.pool.put(c, time.Now())
 		for _, e := range evicted {
 			r.removeWarmAsync(e, log)
@@ -135,6 +145,15 @@ func (r *Runtime) startWarm(ctx context.Context, spec domain.RunSpec, key string
 	hostCfg.Mounts = append(hostCfg.Mounts, mount.Mount{
 		Type: mount.TypeBind, Source: r.opts.InitPath, Target: InitMountPath, ReadOnly: true,
 	})
+	if spec.Network == domain.NetworkInternal {
+		// The objects service, and nothing else, behind the container's
+		// own loopback (its network stays "none").
+		hostCfg.Mounts = append(hostCfg.Mounts, mount.Mount{
+			Type: mount.TypeBind, Source: r.opts.ObjectsSocketDir, Target: ObjectsMountPath, ReadOnly: true,
+		})
+		cfg.Entrypoint = append(strslice.StrSlice{cfg.Entrypoint[0], "--forward",
+			fmt.Sprintf("127.0.0.1:%d=%s/%s", domain.InternalAPIPort, ObjectsMountPath, ObjectsSocketName)}, cfg.Entrypoint[1:]...)
+	}
 
 	release, ok := r.acquireStart(ctx)
 	if !ok {

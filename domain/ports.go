@@ -135,6 +135,15 @@ type RunResult struct {
 	ColdStart bool
 }
 
+// Inside a function with network "internal", its objects are at
+// $FAAS_API_URL/function-objects/$FAAS_FUNCTION_ID/<name>: the runtime
+// serves InternalAPIPort on the container's own loopback, the worker sets
+// FAAS_API_URL to InternalAPIURL.
+const (
+	InternalAPIPort = 9080
+	InternalAPIURL  = "http://127.0.0.1:9080/api"
+)
+
 // PerExecutionEnv reports whether the variable k of RunSpec.Env changes
 // from one execution of a function to the next; the rest of Env is the
 // function's own and may be set once on a warm container.

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,7 +82,11 @@ func (a *Autoscaler) run(ctx context.Context, nc *nats.Conn, b *natsstore.Bucket
 	if err != nil {
 		return fmt.Errorf("autoscaler: %w", err)
 	}
-	env := workerEnv(a.cfg, natsURL, creds)
+	key, err := workersExecutionKey(a.cfg)
+	if err != nil {
+		return fmt.Errorf("autoscaler: the workers' execution key: %w", err)
+	}
+	env := workerEnv(a.cfg, natsURL, creds, key)
 
 	var backend autoscaler.Backend
 	var stopBackend func()
@@ -152,7 +157,7 @@ func (a *Autoscaler) spawner(env []string) autoscaler.Spawner {
 // these and the worker settings of this environment, nothing else. The
 // NATS credentials go in the environment, never on a command line (which
 // any local user can read).
-func workerEnv(cfg config.Config, natsURL string, creds natsstore.Credentials) []string {
+func workerEnv(cfg config.Config, natsURL string, creds natsstore.Credentials, execKey []byte) []string {
 	env := []string{
 		"NATS_URL=" + natsURL,
 		"MAX_CONCURRENT_EXECUTIONS=" + strconv.Itoa(cfg.MaxConcurrentExecutions),
@@ -169,6 +174,9 @@ func workerEnv(cfg config.Config, natsURL string, creds natsstore.Credentials) [
 	}
 	if creds.CAFile != "" {
 		env = append(env, "NATS_CA="+creds.CAFile)
+	}
+	if len(execKey) > 0 {
+		env = append(env, "EXECUTION_KEY="+hex.EncodeToString(execKey))
 	}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -10,16 +11,17 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/faasplatform/faas/auth"
+	"github.com/faasplatform/faas/config"
+	"github.com/faasplatform/faas/docker"
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/natsstore"
 	"github.com/faasplatform/faas/objects"
+	"github.com/faasplatform/faas/worker"
 )
-
-// ObjectsSocketName is the objects service's socket in the directory a
-// worker mounts into the containers of functions with network "internal".
-const ObjectsSocketName = "api.sock"
 
 // noUsers refuses every user token: inside a function only its execution
 // token (FAAS_TOKEN) opens its objects.
@@ -67,7 +69,7 @@ func startObjectsSocket(parent string, h http.Handler, log *zap.Logger) (*object
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("objects socket: %w", err)
 	}
-	path := filepath.Join(dir, ObjectsSocketName)
+	path := filepath.Join(dir, docker.ObjectsSocketName)
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -107,4 +109,58 @@ func workerObjects(store objects.Store, fns objects.Functions, execs objects.Exe
 	limits objects.Limits, log *zap.Logger) *objects.Handler {
 	return objects.New(objects.Deps{Store: store, Functions: fns, Users: noUsers{}, Executions: execs,
 		Tokens: auth.NewExecutionTokensWithKey(key), Limits: objectLimits(limits)}, log)
+}
+
+// executionKey is the key a worker signs FAAS_TOKEN with: EXECUTION_KEY, or
+// the one derived from JWT_SECRET; nil when neither is set (network
+// "internal" is then unavailable on that worker, and says so).
+func executionKey(cfg config.Config) []byte {
+	if cfg.ExecutionKey != "" {
+		k, err := hex.DecodeString(cfg.ExecutionKey) // config checked it
+		if err == nil {
+			return k
+		}
+	}
+	if cfg.JWTSecret != "" {
+		return auth.ExecutionKey([]byte(cfg.JWTSecret))
+	}
+	return nil
+}
+
+// workersExecutionKey is the EXECUTION_KEY the autoscaler hands its workers:
+// this process's own (EXECUTION_KEY or from JWT_SECRET), else the one derived
+// from the JWT secret kept under DATA_DIR (`faas up`, whose gateway made
+// it). Workers get this key, never the JWT secret.
+func workersExecutionKey(cfg config.Config) ([]byte, error) {
+	if k := executionKey(cfg); k != nil {
+		return k, nil
+	}
+	s, err := secret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return auth.ExecutionKey(s), nil
+}
+
+// startWorkerObjects starts a worker's objects socket when it has an
+// execution key, and returns it with the token issuer for the worker; both
+// nil without a key (network "internal" then fails, saying why).
+func startWorkerObjects(ctx context.Context, cfg config.Config, js jetstream.JetStream, b *natsstore.Buckets,
+	execs *natsstore.ExecutionStore, log *zap.Logger) (*objectsSocket, worker.TokenIssuer, error) {
+	key := executionKey(cfg)
+	if key == nil {
+		log.Info(`no EXECUTION_KEY or JWT_SECRET: functions with network "internal" cannot run on this worker`)
+		return nil, nil, nil
+	}
+	store, err := natsstore.NewObjects(ctx, js)
+	if err != nil {
+		return nil, nil, fmt.Errorf("objects socket: %w", err)
+	}
+	h := workerObjects(store, natsstore.NewFunctionStore(b.Functions), execs, key,
+		objects.Limits{MaxObjectBytes: cfg.ObjectMaxBytes, FunctionQuota: cfg.FunctionObjectsQuota}, log.Named("objects"))
+	sock, err := startObjectsSocket(cfg.WorkerSocketDir, objectsMux(h), log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sock, auth.NewExecutionTokensWithKey(key), nil
 }

@@ -61,8 +61,24 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if initPath == "" {
 		initPath = docker.DefaultInitPath()
 	}
+	execs := natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData).WithLogger(log)
+	sock, tokens, err := startWorkerObjects(startCtx, cfg, js, b, execs, log)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	socketDir := ""
+	if sock != nil {
+		socketDir = sock.Dir()
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := sock.Close(ctx); err != nil {
+				log.Warn("objects socket close", zap.Error(err))
+			}
+		}()
+	}
 	rt, err := docker.New(base.Named("docker"), docker.Options{
-		Instance: instance, User: cfg.FunctionUser,
+		Instance: instance, User: cfg.FunctionUser, ObjectsSocketDir: socketDir,
 		InitPath: initPath, WarmIdleTimeout: cfg.WarmIdleTimeout, ColdStartConcurrency: cfg.ColdStartConcurrency,
 	})
 	if err != nil {
@@ -89,12 +105,13 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	functions := natsstore.NewFunctionStore(b.Functions)
 	w := worker.New(worker.Options{ID: id, MaxConcurrent: cfg.MaxConcurrentExecutions, Policy: policy}, worker.Deps{
 		Functions: functions,
-		Execs:     natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData).WithLogger(log),
+		Execs:     execs,
 		Leases:    natsstore.NewLeaseStore(b.Active),
 		Runtime:   rt,
 		Reaper:    rt,
 		Reclaimer: sweeper,
 		Results:   results,
+		Tokens:    tokens,
 	}, base)
 	side := worker.NewSidecar(w, base)
 	if reg != nil {

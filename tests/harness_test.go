@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/faasplatform/faas/api/apitest"
+	"github.com/faasplatform/faas/auth"
 	"github.com/faasplatform/faas/config"
 	"github.com/faasplatform/faas/docker"
 	"github.com/faasplatform/faas/docker/dockertest"
@@ -91,6 +92,7 @@ func (e *env) startWorker(t testing.TB, id string, maxConcurrent int) {
 			"METRICS":                   map[bool]string{true: "off", false: "on"}[e.metricsOff],
 			"RETRY_DELAY":               e.retryDelay,
 			"FAAS_INIT_PATH":            e.initPath,
+			"EXECUTION_KEY":             hex.EncodeToString(auth.ExecutionKey(e.stack.Secret)),
 		}[k]
 	})
 	if err != nil {

@@ -94,7 +94,20 @@ type Deps struct {
 	Reaper    Reaper
 	Reclaimer Reclaimer
 	Results   domain.ResultPublisher
+	// Tokens issues the FAAS_TOKEN of executions of functions with
+	// network "internal"; nil: no token (the runtime refuses them).
+	Tokens TokenIssuer
 }
+
+// TokenIssuer issues execution tokens (auth.ExecutionTokens).
+type TokenIssuer interface {
+	Issue(ownerID, functionID, executionID string, ttl time.Duration) (string, error)
+}
+
+// tokenGrace is how long an execution token outlives the function's
+// timeout at most; the objects service refuses it anyway once the
+// execution has ended.
+const tokenGrace = time.Minute
 
 // Worker handles deliveries of execution jobs.
 type Worker struct {
@@ -370,6 +383,13 @@ func (w *Worker) run(ctx context.Context, a *attempt) (runResult, error) {
 	env["FAAS_EXECUTION_ID"] = id
 	env["FAAS_FUNCTION_ID"] = a.fn.ID
 	env["FAAS_ATTEMPT"] = fmt.Sprint(a.n)
+	if a.fn.Network == domain.NetworkInternal && w.d.Tokens != nil {
+		tok, err := w.d.Tokens.Issue(a.fn.Owner, a.fn.ID, id, time.Duration(a.fn.Timeout)*time.Second+tokenGrace)
+		if err != nil {
+			return runResult{}, fmt.Errorf("issue the execution token: %w", err)
+		}
+		env["FAAS_API_URL"], env["FAAS_TOKEN"] = domain.InternalAPIURL, tok
+	}
 	spec := domain.RunSpec{
 		ExecutionID: id, FunctionID: a.fn.ID, WorkerID: w.opts.ID,
 		Owner: a.fn.Owner, Version: a.fn.UpdatedAt.UTC().Format(time.RFC3339Nano), Warm: a.fn.Warm,

@@ -4,7 +4,9 @@
 //
 //	/.faas/init --clean /tmp -- ENTRYPOINT... CMD...
 //
-// It then serves executions one at a time over its stdin and stdout
+// With "--forward ADDR=SOCKET" (network "internal") it first listens on
+// ADDR inside the container and joins each connection to the unix socket
+// the worker mounted: the objects service. It then serves executions one at a time over its stdin and stdout
 // (internal/initproto): for each request it starts the entrypoint as a
 // fresh process with the request's environment, the input on standard
 // input then end of input, the image's working directory and the
@@ -67,7 +69,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "faas-init:", err)
 		os.Exit(2)
 	}
-	clean, argv, err := parseArgs(os.Args[1:])
+	forwards, args, err := takeForward(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faas-init:", err)
+		os.Exit(2)
+	}
+	clean, argv, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faas-init:", err)
 		os.Exit(2)
@@ -75,6 +82,16 @@ func main() {
 	if len(argv) == 0 {
 		fmt.Fprintln(os.Stderr, "faas-init: no command to run")
 		os.Exit(2)
+	}
+	// The forwarders listen before init says it is ready, so that an
+	// execution's first request finds them.
+	for _, f := range forwards {
+		ln, err := listenForward(f)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "faas-init:", err)
+			os.Exit(1)
+		}
+		go serveForward(ln, f.socket)
 	}
 	r := newReaper()
 	in := bufio.NewReaderSize(os.Stdin, 64<<10)
