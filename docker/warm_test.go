@@ -333,3 +333,43 @@ func TestColdStartSlots(t *testing.T) {
 	}
 	release2()
 }
+
+// TestColdStartQueued: with every start slot taken, a run (cold or warm)
+// waits for one before it creates its container, and the wait counts in
+// its StartupDuration.
+func TestColdStartQueued(t *testing.T) {
+	t.Parallel()
+	h := newWarmHarness(t, Options{ColdStartConcurrency: 1})
+	img := dockertest.BuildBusyboxImage(t, "rt-cat", scriptCat)
+	for _, warm := range []bool{false, true} {
+		release, ok := h.rt.acquireStart(context.Background())
+		if !ok {
+			t.Fatal("no slot")
+		}
+		spec := h.warmSpec(img, "x")
+		spec.Warm = warm
+		done := make(chan domain.RunResult, 1)
+		go func() {
+			res, err := h.rt.Run(context.Background(), spec)
+			if err != nil {
+				t.Errorf("warm %v: Run: %v", warm, err)
+			}
+			done <- res
+		}()
+		const held = 500 * time.Millisecond
+		time.Sleep(held) // how long the slot stays taken, not a synchronisation
+		select {
+		case res := <-done:
+			t.Fatalf("warm %v: the run ended while every slot was taken: %+v", warm, res)
+		default:
+		}
+		release()
+		res := <-done
+		if res.ExitCode != 0 || string(res.Stdout) != "x" || !res.ColdStart {
+			t.Fatalf("warm %v: %+v", warm, res)
+		}
+		if res.StartupDuration < held {
+			t.Errorf("warm %v: StartupDuration %v, want at least the %v it queued", warm, res.StartupDuration, held)
+		}
+	}
+}
