@@ -373,3 +373,43 @@ func TestColdStartQueued(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmIdleContainerDied: a warm container killed from outside while
+// idle is not given to the next execution, which starts a fresh one.
+func TestWarmIdleContainerDied(t *testing.T) {
+	t.Parallel()
+	h := newWarmHarness(t, Options{})
+	img := dockertest.BuildBusyboxImage(t, "warm-host", "hostname")
+	spec := h.warmSpec(img, "")
+	first := mustRun(t, h, spec)
+	ids := dockertest.Containers(t, LabelWorkerID, h.workerID)
+	if len(ids) != 1 {
+		t.Fatalf("%d containers, want 1", len(ids))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := dockertest.Client(t).ContainerKill(ctx, ids[0], "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	idleDead := func() bool {
+		h.rt.pool.mu.Lock()
+		defer h.rt.pool.mu.Unlock()
+		for _, l := range h.rt.pool.idle {
+			for _, c := range l {
+				return c.dead()
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !idleDead() {
+		if time.Now().After(deadline) {
+			t.Fatal("the killed container's stream did not end")
+		}
+		time.Sleep(10 * time.Millisecond) // polling, with a deadline
+	}
+	second := mustRun(t, h, next(spec))
+	if !second.ColdStart || string(second.Stdout) == string(first.Stdout) || second.ExitCode != 0 {
+		t.Errorf("after the kill: %+v (first in %q), want a fresh container", second, first.Stdout)
+	}
+}
