@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -412,4 +413,27 @@ func TestWarmIdleContainerDied(t *testing.T) {
 	if !second.ColdStart || string(second.Stdout) == string(first.Stdout) || second.ExitCode != 0 {
 		t.Errorf("after the kill: %+v (first in %q), want a fresh container", second, first.Stdout)
 	}
+}
+
+// TestWarmForkBomb: a fork bomb in a warm container is stopped by the
+// timeout, init cleans every process up (or the container is replaced),
+// and the next execution of the function runs normally.
+func TestWarmForkBomb(t *testing.T) {
+	t.Parallel()
+	h := newWarmHarness(t, Options{})
+	img := dockertest.BuildBusyboxImage(t, "warm-forkbomb", `if [ "$(cat)" = bomb ]; then f(){ f|f& }; f; sleep 30; fi; ps -o pid | wc -l`)
+	spec := h.warmSpec(img, "bomb")
+	spec.CPUs, spec.Timeout = 1, 2*time.Second
+	res := mustRun(t, h, spec)
+	if !res.TimedOut {
+		t.Errorf("TimedOut false (exit %d, stderr %q), want the bomb stopped by the timeout", res.ExitCode, head(res.Stderr))
+	}
+	after := next(spec)
+	after.Input = []byte("calm")
+	res = mustRun(t, h, after)
+	// ps, wc, sh, init and the header line: nothing of the bomb is left.
+	if n, err := strconv.Atoi(strings.TrimSpace(string(res.Stdout))); res.ExitCode != 0 || err != nil || n > 5 {
+		t.Errorf("after the bomb: exit %d, %q lines of ps (stderr %q), want a clean container", res.ExitCode, res.Stdout, head(res.Stderr))
+	}
+	t.Logf("after the bomb: cold start %v, ps lines %s", res.ColdStart, strings.TrimSpace(string(res.Stdout)))
 }
