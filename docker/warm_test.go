@@ -122,6 +122,10 @@ func TestWarmOutcomes(t *testing.T) {
 		// tail keeps its input until a newline /dev/zero never sends.
 		{name: "oom", script: "head -c 200m /dev/zero | tail", exit: 137, oom: true},
 		{name: "sigkill without oom", script: "sh -c 'kill -9 $$'; exit $?", exit: 137},
+		// init can be neither signalled to death nor inspected by the
+		// function (same user): the second run finds it alive.
+		{name: "signals to init", script: "for s in TERM INT HUP QUIT USR1 USR2 ALRM KILL STOP; do kill -$s 1; done; echo alive", stdout: "alive\n"},
+		{name: "init not dumpable", script: "cat /proc/1/environ", exit: 1, stderr: "Permission denied"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,6 +164,10 @@ func TestWarmOutcomes(t *testing.T) {
 				if res.StderrTruncated != tt.trunc || res.TimedOut != tt.timedOut || res.OOMKilled != tt.oom || res.Cancelled {
 					t.Errorf("run %d: truncated %v timed out %v OOM %v cancelled %v, want %v %v %v false",
 						i, res.StderrTruncated, res.TimedOut, res.OOMKilled, res.Cancelled, tt.trunc, tt.timedOut, tt.oom)
+				}
+				// The container serves again, except after an OOM.
+				if i == 1 && res.ColdStart != tt.oom {
+					t.Errorf("second run: ColdStart %v, want %v (a new container only after an OOM)", res.ColdStart, tt.oom)
 				}
 				spec = next(spec)
 			}
