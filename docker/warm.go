@@ -64,6 +64,19 @@ type warmContainer struct {
 	hj         types.HijackedResponse
 	frames     *bufio.Reader // init's stdout, out of the multiplexed stream
 	idleSince  time.Time
+	// gone is closed when the container's output stream ended: init (and
+	// so the container) is dead, e.g. killed from outside while idle.
+	gone chan struct{}
+}
+
+// dead reports whether c's stream has ended.
+func (c *warmContainer) dead() bool {
+	select {
+	case <-c.gone:
+		return true
+	default:
+		return false
+	}
 }
 
 // warmEnabled reports whether warm runs are possible at all.
@@ -82,6 +95,11 @@ func (r *Runtime) runWarm(ctx context.Context, spec domain.RunSpec, began time.T
 	for _, s := range stale {
 		log.Info("retiring warm containers of an earlier version of the function", zap.String("container_id", short(s.id)))
 		r.removeWarmAsync(s, log)
+	}
+	for c != nil && c.dead() {
+		log.Warn("idle warm container died; removing it", zap.String("container_id", short(c.id)))
+		r.removeWarmAsync(c, log)
+		c, _ = r.pool.take(key, spec.Owner, spec.FunctionID)
 	}
 	cold := c == nil
 	if cold {
@@ -164,7 +182,7 @@ func (r *Runtime) startWarm(ctx context.Context, spec domain.RunSpec, key string
 	if err != nil {
 		return nil, domain.RunResult{}, r.createError(setupCtx, spec.Image, err)
 	}
-	c := &warmContainer{id: created.ID, key: key, owner: spec.Owner, functionID: spec.FunctionID}
+	c := &warmContainer{id: created.ID, key: key, owner: spec.Owner, functionID: spec.FunctionID, gone: make(chan struct{})}
 	fail := func(err error) (*warmContainer, domain.RunResult, error) {
 		r.removeWarmAsync(c, log)
 		return nil, domain.RunResult{}, err
@@ -179,6 +197,7 @@ func (r *Runtime) startWarm(ctx context.Context, spec domain.RunSpec, key string
 	c.frames = bufio.NewReaderSize(pr, 64<<10)
 	initLog := log.With(zap.String("container_id", short(created.ID)))
 	go func() {
+		defer close(c.gone)
 		_, err := stdcopy.StdCopy(pw, &lineLogger{log: initLog}, c.hj.Reader)
 		pw.CloseWithError(errors.Join(err, io.EOF))
 	}()

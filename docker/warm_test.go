@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +122,10 @@ func TestWarmOutcomes(t *testing.T) {
 		// tail keeps its input until a newline /dev/zero never sends.
 		{name: "oom", script: "head -c 200m /dev/zero | tail", exit: 137, oom: true},
 		{name: "sigkill without oom", script: "sh -c 'kill -9 $$'; exit $?", exit: 137},
+		// init can be neither signalled to death nor inspected by the
+		// function (same user): the second run finds it alive.
+		{name: "signals to init", script: "for s in TERM INT HUP QUIT USR1 USR2 ALRM KILL STOP; do kill -$s 1; done; echo alive", stdout: "alive\n"},
+		{name: "init not dumpable", script: "cat /proc/1/environ", exit: 1, stderr: "Permission denied"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,6 +164,10 @@ func TestWarmOutcomes(t *testing.T) {
 				if res.StderrTruncated != tt.trunc || res.TimedOut != tt.timedOut || res.OOMKilled != tt.oom || res.Cancelled {
 					t.Errorf("run %d: truncated %v timed out %v OOM %v cancelled %v, want %v %v %v false",
 						i, res.StderrTruncated, res.TimedOut, res.OOMKilled, res.Cancelled, tt.trunc, tt.timedOut, tt.oom)
+				}
+				// The container serves again, except after an OOM.
+				if i == 1 && res.ColdStart != tt.oom {
+					t.Errorf("second run: ColdStart %v, want %v (a new container only after an OOM)", res.ColdStart, tt.oom)
 				}
 				spec = next(spec)
 			}
@@ -332,4 +341,107 @@ func TestColdStartSlots(t *testing.T) {
 		t.Fatal("slot not given back")
 	}
 	release2()
+}
+
+// TestColdStartQueued: with every start slot taken, a run (cold or warm)
+// waits for one before it creates its container, and the wait counts in
+// its StartupDuration.
+func TestColdStartQueued(t *testing.T) {
+	t.Parallel()
+	h := newWarmHarness(t, Options{ColdStartConcurrency: 1})
+	img := dockertest.BuildBusyboxImage(t, "rt-cat", scriptCat)
+	for _, warm := range []bool{false, true} {
+		release, ok := h.rt.acquireStart(context.Background())
+		if !ok {
+			t.Fatal("no slot")
+		}
+		spec := h.warmSpec(img, "x")
+		spec.Warm = warm
+		done := make(chan domain.RunResult, 1)
+		go func() {
+			res, err := h.rt.Run(context.Background(), spec)
+			if err != nil {
+				t.Errorf("warm %v: Run: %v", warm, err)
+			}
+			done <- res
+		}()
+		const held = 500 * time.Millisecond
+		time.Sleep(held) // how long the slot stays taken, not a synchronisation
+		select {
+		case res := <-done:
+			t.Fatalf("warm %v: the run ended while every slot was taken: %+v", warm, res)
+		default:
+		}
+		release()
+		res := <-done
+		if res.ExitCode != 0 || string(res.Stdout) != "x" || !res.ColdStart {
+			t.Fatalf("warm %v: %+v", warm, res)
+		}
+		if res.StartupDuration < held {
+			t.Errorf("warm %v: StartupDuration %v, want at least the %v it queued", warm, res.StartupDuration, held)
+		}
+	}
+}
+
+// TestWarmIdleContainerDied: a warm container killed from outside while
+// idle is not given to the next execution, which starts a fresh one.
+func TestWarmIdleContainerDied(t *testing.T) {
+	t.Parallel()
+	h := newWarmHarness(t, Options{})
+	img := dockertest.BuildBusyboxImage(t, "warm-host", "hostname")
+	spec := h.warmSpec(img, "")
+	first := mustRun(t, h, spec)
+	ids := dockertest.Containers(t, LabelWorkerID, h.workerID)
+	if len(ids) != 1 {
+		t.Fatalf("%d containers, want 1", len(ids))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := dockertest.Client(t).ContainerKill(ctx, ids[0], "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	idleDead := func() bool {
+		h.rt.pool.mu.Lock()
+		defer h.rt.pool.mu.Unlock()
+		for _, l := range h.rt.pool.idle {
+			for _, c := range l {
+				return c.dead()
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !idleDead() {
+		if time.Now().After(deadline) {
+			t.Fatal("the killed container's stream did not end")
+		}
+		time.Sleep(10 * time.Millisecond) // polling, with a deadline
+	}
+	second := mustRun(t, h, next(spec))
+	if !second.ColdStart || string(second.Stdout) == string(first.Stdout) || second.ExitCode != 0 {
+		t.Errorf("after the kill: %+v (first in %q), want a fresh container", second, first.Stdout)
+	}
+}
+
+// TestWarmForkBomb: a fork bomb in a warm container is stopped by the
+// timeout, init cleans every process up (or the container is replaced),
+// and the next execution of the function runs normally.
+func TestWarmForkBomb(t *testing.T) {
+	t.Parallel()
+	h := newWarmHarness(t, Options{})
+	img := dockertest.BuildBusyboxImage(t, "warm-forkbomb", `if [ "$(cat)" = bomb ]; then f(){ f|f& }; f; sleep 30; fi; ps -o pid | wc -l`)
+	spec := h.warmSpec(img, "bomb")
+	spec.CPUs, spec.Timeout = 1, 2*time.Second
+	res := mustRun(t, h, spec)
+	if !res.TimedOut {
+		t.Errorf("TimedOut false (exit %d, stderr %q), want the bomb stopped by the timeout", res.ExitCode, head(res.Stderr))
+	}
+	after := next(spec)
+	after.Input = []byte("calm")
+	res = mustRun(t, h, after)
+	// ps, wc, sh, init and the header line: nothing of the bomb is left.
+	if n, err := strconv.Atoi(strings.TrimSpace(string(res.Stdout))); res.ExitCode != 0 || err != nil || n > 5 {
+		t.Errorf("after the bomb: exit %d, %q lines of ps (stderr %q), want a clean container", res.ExitCode, res.Stdout, head(res.Stderr))
+	}
+	t.Logf("after the bomb: cold start %v, ps lines %s", res.ColdStart, strings.TrimSpace(string(res.Stdout)))
 }

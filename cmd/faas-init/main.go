@@ -69,6 +69,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "faas-init:", err)
 		os.Exit(2)
 	}
+	harden()
 	forwards, args, err := takeForward(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faas-init:", err)
@@ -125,6 +126,27 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// harden protects init from the function, which runs as the same user:
+// not dumpable, so that it cannot be ptraced (nor its /proc files read) by
+// an unprivileged process; and the signals that would end a Go program
+// caught and dropped (a PID 1 with a handler gets them from its own
+// namespace, and Go's default handler would exit). Caught signals, unlike
+// ignored ones, are reset at exec: the function's processes get the
+// default dispositions.
+func harden() {
+	const prSetDumpable = 4
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0); errno != 0 {
+		fmt.Fprintln(os.Stderr, "faas-init: prctl(PR_SET_DUMPABLE):", errno)
+	}
+	sig := make(chan os.Signal, 8)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGVTALRM, syscall.SIGPROF)
+	go func() {
+		for range sig {
+		}
+	}()
 }
 
 // parseArgs splits init's arguments: "--clean DIR" (repeated) names the
