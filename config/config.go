@@ -59,6 +59,7 @@ type Config struct {
 	FunctionImages      []string // FUNCTION_IMAGES: allowed image patterns; empty: any but faas-platform/*
 	FunctionMaxMemoryMB int      // FUNCTION_MAX_MEMORY_MB: default half the host's memory
 	FunctionMaxCPUs     float64  // FUNCTION_MAX_CPUS: default the host's cores
+	WorkerMemoryMB      int      // WORKER_MEMORY_MB: a worker's memory budget for the runs it holds at once; default 3/4 of the host's
 	UserMaxFunctions    int      // USER_MAX_FUNCTIONS: functions per user; over it 409 conflict
 
 	// Observability (issue 12).
@@ -180,6 +181,7 @@ func LoadHost(get Getter, host Host) (Config, error) {
 	c.FunctionUser = r.uidGID("FUNCTION_USER", "65534:65534")
 	c.FunctionImages = r.patterns("FUNCTION_IMAGES")
 	c.FunctionMaxMemoryMB = r.integer("FUNCTION_MAX_MEMORY_MB", max(host.MemoryMB/2, domain.DefaultMemoryMB), 16, 1<<20)
+	c.WorkerMemoryMB = r.integer("WORKER_MEMORY_MB", max(host.MemoryMB*3/4, domain.DefaultMemoryMB), 16, 1<<24)
 	c.FunctionMaxCPUs = r.float("FUNCTION_MAX_CPUS", float64(max(host.CPUs, 1)), 0.01, 1024)
 	c.UserMaxFunctions = r.integer("USER_MAX_FUNCTIONS", 100, 1, 1_000_000)
 	c.WarmIdleTimeout = r.duration("WARM_IDLE_TIMEOUT", 5*time.Minute, time.Second, 24*time.Hour)

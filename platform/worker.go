@@ -103,7 +103,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	results, reg := workerResults(cfg.Metrics, queue)
 	sweeper := NewSweeper(b, js, service.SweeperOptions{Policy: policy}, "faas-worker-"+id, base.Named("sweeper").With(zap.String("worker_id", id)))
 	functions := natsstore.NewFunctionStore(b.Functions)
-	w := worker.New(worker.Options{ID: id, MaxConcurrent: cfg.MaxConcurrentExecutions, Policy: policy}, worker.Deps{
+	w := worker.New(worker.Options{ID: id, MaxConcurrent: cfg.MaxConcurrentExecutions, Policy: policy, MemoryMB: cfg.WorkerMemoryMB}, worker.Deps{
 		Functions: functions,
 		Execs:     execs,
 		Leases:    natsstore.NewLeaseStore(b.Active),

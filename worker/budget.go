@@ -13,10 +13,24 @@ type Budget struct {
 	mu    sync.Mutex
 	total int // MB; 0: no budget
 	used  int
+	freed chan struct{} // closed (and replaced) at each Release
 }
 
 // NewBudget returns a budget of totalMB; 0 or less means no budget.
-func NewBudget(totalMB int) *Budget { return &Budget{total: max(totalMB, 0)} }
+func NewBudget(totalMB int) *Budget {
+	return &Budget{total: max(totalMB, 0), freed: make(chan struct{})}
+}
+
+// Total is the budget in MB (0: none).
+func (b *Budget) Total() int { return b.total }
+
+// Freed is closed the next time memory is released: a job waiting for room
+// tries again then.
+func (b *Budget) Freed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.freed
+}
 
 // fits is the pure decision: whether need MB may start with used of total.
 func fits(total, used, need int) bool {
@@ -46,4 +60,6 @@ func (b *Budget) Release(need int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used = max(b.used-need, 0)
+	close(b.freed)
+	b.freed = make(chan struct{})
 }

@@ -68,6 +68,9 @@ type Options struct {
 	KeepAlive time.Duration
 	// LeaseRenew is how often the lease is renewed (domain.LeaseRenew).
 	LeaseRenew time.Duration
+	// MemoryMB is the worker's memory budget (WORKER_MEMORY_MB): the
+	// memory_mb of the executions it runs at once stays within it. 0: none.
+	MemoryMB int
 }
 
 func (o *Options) defaults() {
@@ -116,6 +119,8 @@ type Worker struct {
 	log  *zap.Logger
 	now  func() time.Time
 
+	budget *Budget
+
 	mu       sync.Mutex
 	active   map[string]time.Time // execution id → start
 	handling int                  // deliveries in Handle now
@@ -130,6 +135,7 @@ func New(opts Options, deps Deps, logger *zap.Logger) *Worker {
 		log:    logger.With(zap.String("worker_id", opts.ID)),
 		now:    func() time.Time { return time.Now().UTC() },
 		active: map[string]time.Time{},
+		budget: NewBudget(opts.MemoryMB),
 	}
 }
 
@@ -267,12 +273,47 @@ func (w *Worker) Handle(ctx context.Context, d domain.Delivery) {
 		return
 	}
 
+	if !w.reserve(ctx, log, d, fn.MemoryMB) {
+		w.settle(log, "retry", d.Retry(0)) // stopping: another worker takes it at once
+		return
+	}
+	defer w.budget.Release(fn.MemoryMB)
+
 	a, ok := w.claim(ctx, log, d, job, fn)
 	if !ok {
 		return
 	}
 	res, runErr := w.run(ctx, a)
 	w.settleRun(ctx, a, res, runErr)
+}
+
+// reserve takes need MB of the memory budget, waiting while the runs of this
+// worker leave no room: the delivery is kept alive meanwhile (InProgress), not
+// handed back, since every hand-back counts as a delivery and a job out of
+// deliveries becomes a dead letter. The wait ends as runs end (an oversized
+// job runs alone, Budget), so it always ends; false: ctx ended first.
+func (w *Worker) reserve(ctx context.Context, log *zap.Logger, d domain.Delivery, need int) bool {
+	if w.budget.TryAcquire(need) {
+		return true
+	}
+	log.Info("waiting for room in the worker's memory budget", zap.Int("memory_mb", need), zap.Int("budget_mb", w.budget.Total()))
+	alive := time.NewTicker(w.opts.KeepAlive)
+	defer alive.Stop()
+	for {
+		freed := w.budget.Freed()
+		if w.budget.TryAcquire(need) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-alive.C:
+			if err := d.InProgress(); err != nil {
+				log.Warn("keeping a waiting job alive failed", zap.Error(err))
+			}
+		case <-freed:
+		}
+	}
 }
 
 // takeBackIfDead handles a delivery of a running execution: when its
