@@ -28,6 +28,8 @@ const InlineLimit = 64 << 10
 // can still finish: deleting an object while it is being read leaves the
 // reader waiting for chunks that never come, hence also objectReadTimeout.
 const (
+	// maxSuperseded bounds executionRecord.Superseded.
+	maxSuperseded      = 32
 	defaultObjectGrace = 30 * time.Second
 	objectReadTimeout  = 10 * time.Second
 	maxLoadAttempts    = 5
@@ -79,6 +81,11 @@ type executionRecord struct {
 	OutputObject  string `json:"output_object,omitempty"`
 	LogsObject    string `json:"logs_object,omitempty"`
 	IndexSeq      uint64 `json:"index_seq,omitempty"`
+	// Superseded names the objects earlier writes of the record stopped
+	// using (the last maxSuperseded). They go after objectGrace by a timer,
+	// which a restart loses; listed here, they go with the record anyway
+	// (Expire, DeleteFunction, DeleteOwner), so none is left forever.
+	Superseded []string `json:"superseded,omitempty"`
 	// The lifecycle's bookkeeping, kept out of the API form.
 	RetryAt          *time.Time `json:"retry_at,omitempty"`
 	PlatformFailures int        `json:"platform_failures,omitempty"`
@@ -168,6 +175,13 @@ func (s *ExecutionStore) encode(ctx context.Context, e *domain.Execution, seq ui
 		if prevObject != "" {
 			w.superseded = append(w.superseded, prevObject)
 		}
+	}
+	if prevRec != nil {
+		rec.Superseded = append(rec.Superseded, prevRec.Superseded...)
+	}
+	rec.Superseded = append(rec.Superseded, w.superseded...)
+	if n := len(rec.Superseded); n > maxSuperseded {
+		rec.Superseded = rec.Superseded[n-maxSuperseded:]
 	}
 	data, err := json.Marshal(rec)
 	if err != nil {

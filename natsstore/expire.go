@@ -11,13 +11,18 @@ import (
 	"github.com/faasplatform/faas/domain"
 )
 
-// deleteRecordObjects deletes the execution-data objects rec names.
+// deleteRecordObjects deletes the execution-data objects rec names, those
+// it stopped using included.
 func (s *ExecutionStore) deleteRecordObjects(ctx context.Context, rec *executionRecord) error {
+	names := append([]string(nil), rec.Superseded...)
 	for _, f := range blobFields {
 		if name := *f.object(rec); name != "" {
-			if err := s.obj.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-				return fmt.Errorf("object %s: %w", name, err)
-			}
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
+		if err := s.obj.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return fmt.Errorf("object %s: %w", name, err)
 		}
 	}
 	return nil

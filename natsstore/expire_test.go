@@ -112,3 +112,34 @@ func TestEndedLog(t *testing.T) {
 		t.Fatalf("Oldest after Forget = %+v, %v; want only %s", rest, err, b.ID)
 	}
 }
+
+// TestExpireTakesSupersededObjects: objects an update stopped using are
+// deleted by Expire even when their timer never fired (a restart).
+func TestExpireTakesSupersededObjects(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := testContext(t)
+	s := NewExecutionStore(env.b.Executions, env.b.ExecutionIndex, env.b.ExecutionData)
+	s.objectGrace = time.Hour // the timers never fire within the test
+	e := newExecution("alice", "fn", baseTime, domain.StatusRunning)
+	if err := s.Create(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for i, status := range []domain.Status{domain.StatusRunning, domain.StatusComplete} {
+		if _, err := s.Update(ctx, "alice", e.ID, func(x *domain.Execution) error {
+			x.Output = strings.Repeat(string(rune('a'+i)), InlineLimit+1)
+			x.Status = status
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(waitObjects(t, ctx, env.js, 2)); n != 2 {
+		t.Fatalf("%d objects before Expire, want the current output and the superseded one", n)
+	}
+	if err := s.Expire(ctx, "alice", e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if names := waitObjects(t, ctx, env.js, 0); len(names) != 0 {
+		t.Fatalf("objects left after Expire: %v", names)
+	}
+}
