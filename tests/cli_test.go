@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/apisix/apisixtest"
 	"github.com/faasplatform/faas/docker/dockertest"
 	"github.com/faasplatform/faas/wire"
@@ -51,12 +53,17 @@ func faasCLI(t *testing.T, bin, base, dir, stdin string, args ...string) cliRun 
 // TestCLIWalkthrough is the README walk-through with the CLI against a real
 // platform: register, login (token file 0600), create, invoke sync and
 // async, logs, cancel, list, an objects round trip, dead letters; --json parsed; bad usage exit 2;
-// an API error exit 1 with its message.
+// an API error exit 1 with its message; every exchange valid against
+// api/openapi.yaml.
 func TestCLIWalkthrough(t *testing.T) {
 	bin := apisixtest.GoBuild(t, "github.com/faasplatform/faas/cmd/faas")
 	e := newEnv(t, 1, 4)
+	// The CLI talks to the API through a server that holds every exchange
+	// to api/openapi.yaml.
+	checked := httptest.NewServer(apitest.CheckedHandler(t, e.stack.Handler()))
+	t.Cleanup(checked.Close)
 	dir := t.TempDir()
-	run := func(stdin string, args ...string) cliRun { return faasCLI(t, bin, e.base, dir, stdin, args...) }
+	run := func(stdin string, args ...string) cliRun { return faasCLI(t, bin, checked.URL, dir, stdin, args...) }
 	ok := func(stdin string, args ...string) cliRun {
 		t.Helper()
 		r := run(stdin, args...)

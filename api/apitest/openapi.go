@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -88,4 +89,26 @@ func CheckContract(t testing.TB, req *http.Request, reqBody []byte, status int, 
 	case reqErr != nil && respErr != nil:
 		t.Errorf("contract: %s %s answered %d, not a documented error: %v", req.Method, req.URL.Path, status, respErr)
 	}
+}
+
+// CheckedHandler serves h and holds every exchange to api/openapi.yaml
+// (CheckContract), for tests whose client is not Do (the CLI binary, say).
+// It buffers the request and the answer: for tests only.
+func CheckedHandler(t testing.TB, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		CheckContract(t, r, body, rec.Code, rec.Header(), rec.Body.Bytes())
+		for k, vs := range rec.Header() {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
 }
