@@ -244,8 +244,8 @@ func sortedKeys(m map[string][]byte) []string {
 	return keys
 }
 
-// Cleanup removes every image this process built. Call it from TestMain
-// after m.Run.
+// Cleanup removes every image this process built, with any container of
+// them still there. Call it from TestMain after m.Run.
 func Cleanup() error {
 	mu.Lock()
 	refs := make([]string, 0, len(images))
@@ -267,7 +267,19 @@ func Cleanup() error {
 	defer cancel()
 	var errs []error
 	for _, ref := range refs {
-		_, err := cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: true})
+		// Containers of these images that outlived their test (a worker
+		// process the test killed cannot remove its run's container): only
+		// this process's images, so no other test binary's containers.
+		list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("ancestor", ref))})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list containers of %s: %w", ref, err))
+		}
+		for _, c := range list {
+			if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID, err))
+			}
+		}
+		_, err = cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: true})
 		if err != nil && !client.IsErrNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove image %s: %w", ref, err))
 		}
