@@ -9,6 +9,7 @@ import (
 
 	"github.com/faasplatform/faas/docker/dockertest"
 	"github.com/faasplatform/faas/domain"
+	"github.com/faasplatform/faas/internal/eventually"
 )
 
 // newWarmHarness is newHarness with warm containers on.
@@ -218,10 +219,7 @@ func TestWarmCancel(t *testing.T) {
 		done <- res
 	}()
 	// The run holds the container: none is idle until it ends.
-	deadline := time.Now().Add(10 * time.Second)
-	for h.rt.IdleWarm() != 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually.True(t, 10*time.Second, func() bool { return h.rt.IdleWarm() == 0 }, "the slow run never took the idle container")
 	cancel()
 	var res domain.RunResult
 	select {
@@ -410,13 +408,7 @@ func TestWarmIdleContainerDied(t *testing.T) {
 		}
 		return false
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !idleDead() {
-		if time.Now().After(deadline) {
-			t.Fatal("the killed container's stream did not end")
-		}
-		time.Sleep(10 * time.Millisecond) // polling, with a deadline
-	}
+	eventually.True(t, 20*time.Second, idleDead, "the killed container's stream did not end")
 	second := mustRun(t, h, next(spec))
 	if !second.ColdStart || string(second.Stdout) == string(first.Stdout) || second.ExitCode != 0 {
 		t.Errorf("after the kill: %+v (first in %q), want a fresh container", second, first.Stdout)
