@@ -24,6 +24,7 @@ import (
 	"github.com/faasplatform/faas/natsstore"
 	"github.com/faasplatform/faas/platform"
 	"github.com/faasplatform/faas/platform/platformtest"
+	"github.com/faasplatform/faas/wire"
 )
 
 // env is one platform for a test: an API on real stores and one real
@@ -143,20 +144,12 @@ func (e *env) function(t testing.TB, u *apitest.User, name, script string, field
 
 // execution is the JSON of an execution.
 type execution struct {
-	ID              string     `json:"id"`
-	FunctionID      string     `json:"function_id"`
-	Status          string     `json:"status"`
-	Input           *string    `json:"input"`
-	Output          *string    `json:"output"`
-	Error           string     `json:"error"`
-	CreatedAt       time.Time  `json:"created_at"`
-	StartTime       *time.Time `json:"start_time"`
-	EndTime         *time.Time `json:"end_time"`
-	Duration        float64    `json:"duration"`
-	Attempts        int        `json:"attempts"`
-	QueueDuration   float64    `json:"queue_duration"`
-	StartupDuration float64    `json:"startup_duration"`
-	ColdStart       bool       `json:"cold_start"`
+	// The API's execution (package wire), with input and output as
+	// pointers, so that a test tells an absent field from an empty one.
+	wire.Execution
+	Status string  `json:"status"`
+	Input  *string `json:"input"`
+	Output *string `json:"output"`
 }
 
 func (x execution) output() string {
