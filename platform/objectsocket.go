@@ -143,8 +143,9 @@ func workersExecutionKey(cfg config.Config) ([]byte, error) {
 }
 
 // startWorkerObjects starts a worker's objects socket when it has an
-// execution key, and returns it with the token issuer for the worker; both
-// nil without a key (network "internal" then fails, saying why).
+// execution key and a directory for it, and returns it with the token
+// issuer for the worker; both nil otherwise (network "internal" then fails,
+// saying why). Only a failure to reach NATS is an error.
 func startWorkerObjects(ctx context.Context, cfg config.Config, js jetstream.JetStream, b *natsstore.Buckets,
 	execs *natsstore.ExecutionStore, log *zap.Logger) (*objectsSocket, worker.TokenIssuer, error) {
 	key := executionKey(cfg)
@@ -160,7 +161,11 @@ func startWorkerObjects(ctx context.Context, cfg config.Config, js jetstream.Jet
 		objects.Limits{MaxObjectBytes: cfg.ObjectMaxBytes, FunctionQuota: cfg.FunctionObjectsQuota}, log.Named("objects"))
 	sock, err := startObjectsSocket(cfg.WorkerSocketDir, objectsMux(h), log)
 	if err != nil {
-		return nil, nil, err
+		// A worker in a container FROM scratch has no temp dir, and its
+		// socket would not be a host path anyway: it runs functions with
+		// network "none" only, saying so, rather than not at all.
+		log.Warn(`no objects socket: functions with network "internal" cannot run on this worker (set WORKER_SOCKET_DIR to a host path)`, zap.Error(err))
+		return nil, nil, nil
 	}
 	return sock, auth.NewExecutionTokensWithKey(key), nil
 }
