@@ -2,6 +2,8 @@ package auth
 
 import (
 	"errors"
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +160,25 @@ func TestExecutionKey(t *testing.T) {
 	}
 	if _, _, err := NewTokens(secret, time.Hour).Verify(tok); err == nil {
 		t.Fatal("an execution token passed as a user token")
+	}
+}
+
+// TestLoadSecretCreatesNothing: LoadSecret reads the generated secret and
+// never makes one.
+func TestLoadSecretCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadSecret(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadSecret of an empty dir = %v, want fs.ErrNotExist", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("LoadSecret made %v", entries)
+	}
+	made, err := LoadOrCreateSecret(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadSecret(dir)
+	if err != nil || string(got) != string(made) {
+		t.Fatalf("LoadSecret = %q, %v; want the generated secret", got, err)
 	}
 }

@@ -28,6 +28,17 @@ func LoadOrCreateSecret(dataDir string) ([]byte, error) {
 	return loadOrCreate(dataDir, SecretFile)
 }
 
+// LoadSecret returns the JWT secret kept in <dataDir>/jwt_secret without
+// creating one: an error wrapping fs.ErrNotExist when there is none yet.
+// A process that must not mint a secret of its own (the autoscaler, which
+// hands workers a key derived from the gateway's) reads it this way.
+func LoadSecret(dataDir string) ([]byte, error) {
+	if dataDir == "" {
+		return nil, fmt.Errorf("%s: empty data directory: %w", SecretFile, fs.ErrNotExist)
+	}
+	return readSecret(filepath.Join(dataDir, SecretFile))
+}
+
 // NATSPasswordFile is the name of the embedded NATS server's generated
 // password under DATA_DIR.
 const NATSPasswordFile = "nats_password"

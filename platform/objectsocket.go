@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -129,13 +130,17 @@ func executionKey(cfg config.Config) []byte {
 
 // workersExecutionKey is the EXECUTION_KEY the autoscaler hands its workers:
 // this process's own (EXECUTION_KEY or from JWT_SECRET), else the one derived
-// from the JWT secret kept under DATA_DIR (`faas up`, whose gateway made
-// it). Workers get this key, never the JWT secret.
+// from the JWT secret kept under DATA_DIR (`faas up`, whose gateway made it;
+// never created here). Workers get this key, never the JWT secret. nil
+// when there is none: the workers then refuse network "internal".
 func workersExecutionKey(cfg config.Config) ([]byte, error) {
 	if k := executionKey(cfg); k != nil {
 		return k, nil
 	}
-	s, err := secret(cfg)
+	s, err := auth.LoadSecret(cfg.DataDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
