@@ -69,6 +69,10 @@ type Config struct {
 	// Bounded growth (issue 8).
 	ExecutionRetention time.Duration // EXECUTION_RETENTION: an ended execution is deleted this long after its end
 	NATSMaxBytes       int64         // NATS_MAX_BYTES: cap of each stream, bucket and object store; 0: none
+
+	// Deployment (issue 13).
+	NATSReplicas int  // NATS_REPLICAS: replicas of every stream, bucket and object store (1..5; 3 on a cluster)
+	NATSSetup    bool // NATS_SETUP: "create" (default) creates what is missing; "apply" also brings what exists to this configuration
 }
 
 // FunctionLimits are the admission caps of these settings.
@@ -166,6 +170,9 @@ func LoadHost(get Getter, host Host) (Config, error) {
 
 		ExecutionRetention: r.duration("EXECUTION_RETENTION", domain.DefaultRetention, domain.MinRetention, 100*365*24*time.Hour),
 		NATSMaxBytes:       r.byteSize("NATS_MAX_BYTES", 0, 0, 1<<50),
+
+		NATSReplicas: r.integer("NATS_REPLICAS", 1, 1, 5),
+		NATSSetup:    r.oneOf("NATS_SETUP", "create", "create", "apply") == "apply",
 	}
 	// Issue 8 part B: containers and admission.
 	c.FunctionUser = r.uidGID("FUNCTION_USER", "65534:65534")

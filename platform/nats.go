@@ -141,6 +141,7 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 		MaxWaitsPerUser: cfg.MaxWaitsPerUser,
 		Limits:          cfg.FunctionLimits(), MaxFunctionsPerUser: cfg.UserMaxFunctions,
 		Retention: cfg.ExecutionRetention, MaxBytes: cfg.NATSMaxBytes,
+		Replicas: cfg.NATSReplicas, SetupApply: cfg.NATSSetup,
 	})
 	if err != nil {
 		nc.Close()
@@ -158,10 +159,12 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 	return core, rt, nil
 }
 
-// setupOptions are the settings of the NATS resources every process
-// declares: all read the same variables, so none undoes another's.
-func setupOptions(cfg config.Config) natsstore.SetupOptions {
-	return natsstore.SetupOptions{MaxDeliver: cfg.RetryPolicy().MaxDeliveries(), Retention: cfg.ExecutionRetention, MaxBytes: cfg.NATSMaxBytes}
+// checkOptions are how a worker or the autoscaler binds to the NATS
+// resources: it checks them against its own configuration (reporting what
+// differs) and waits for the gateway, which owns the setup, to create them.
+func checkOptions(cfg config.Config, log *zap.Logger) natsstore.SetupOptions {
+	return natsstore.SetupOptions{MaxDeliver: cfg.RetryPolicy().MaxDeliveries(), Retention: cfg.ExecutionRetention,
+		MaxBytes: cfg.NATSMaxBytes, Replicas: cfg.NATSReplicas, Mode: natsstore.SetupCheck, Logger: log.Named("setup")}
 }
 
 // closeCore releases what openCore opened, logging what fails to close.

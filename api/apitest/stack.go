@@ -42,6 +42,8 @@ type StackOptions struct {
 	Sweeper service.SweeperOptions
 	// Retention is the core's EXECUTION_RETENTION (0: the default).
 	Retention time.Duration
+	// Replicas is the core's NATS_REPLICAS (0: 1).
+	Replicas int
 }
 
 // NewStack starts a Stack; everything stops when the test ends.
@@ -75,7 +77,7 @@ func NewStackWith(t testing.TB, o StackOptions) *Stack {
 	logger := zaptest.NewLogger(t)
 	core, err := platform.NewCore(ctx, nc, js, platform.CoreOptions{
 		Secret: TestSecret, TokenTTL: time.Hour, BcryptCost: bcrypt.MinCost, Logger: logger,
-		Policy: o.Policy, Sweeper: o.Sweeper, Retention: o.Retention,
+		Policy: o.Policy, Sweeper: o.Sweeper, Retention: o.Retention, Replicas: o.Replicas,
 	})
 	if err != nil {
 		t.Fatalf("platform core: %v", err)
