@@ -508,6 +508,10 @@ func cloneExecution(e *domain.Execution) *domain.Execution {
 	return &c
 }
 
+// watchRetry is how long Watch waits for a bucket without a leader: longer
+// than a cluster's election.
+var watchRetry = retry.Policy{Tries: 12, Initial: 200 * time.Millisecond, Max: 4 * time.Second}
+
 // Watch sends owner's execution id, full, as it is now and then after each
 // change, until ctx ends or the execution is deleted; the channel is closed
 // then. A missing execution is domain.ErrExecutionNotFound. A receiver that
@@ -517,10 +521,21 @@ func (s *ExecutionStore) Watch(ctx context.Context, owner, id string) (<-chan *d
 		return nil, fmt.Errorf("watch execution %s: %w", id, domain.ErrExecutionNotFound)
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	w, err := s.kv.Watch(wctx, executionKey(owner, id))
+	// A replicated bucket has no leader for a few seconds after its leader
+	// is lost, and the watcher's consumer cannot be made meanwhile: that is
+	// waited out (watchRetry), not reported as a failed run.
+	var w jetstream.KeyWatcher
+	err := retry.Do(wctx, watchRetry, func() error {
+		var err error
+		w, err = s.kv.Watch(wctx, executionKey(owner, id))
+		if err != nil && !errors.Is(unavailable(err), domain.ErrUnavailable) {
+			return retry.Permanent(err)
+		}
+		return err
+	})
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("watch execution %s: %w", id, err)
+		return nil, fmt.Errorf("watch execution %s: %w", id, unavailable(err))
 	}
 	stop := func() {
 		_ = w.Stop()
