@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -166,6 +167,22 @@ func checkOptions(cfg config.Config, log *zap.Logger) natsstore.SetupOptions {
 	return natsstore.SetupOptions{MaxDeliver: cfg.RetryPolicy().MaxDeliveries(), Retention: cfg.ExecutionRetention,
 		MaxBytes: cfg.NATSMaxBytes, Replicas: cfg.NATSReplicas, Mode: natsstore.SetupCheck, Logger: log.Named("setup")}
 }
+
+// runOnCore opens the core on the NATS at url (allowing coreStartTimeout
+// for it), runs fn on it, and closes it when fn returns.
+func runOnCore(ctx context.Context, cfg config.Config, url, name string, log *zap.Logger, fn func(*Core) error) error {
+	startCtx, cancel := context.WithTimeout(ctx, coreStartTimeout)
+	defer cancel()
+	core, rt, err := openCore(startCtx, cfg, url, name, log)
+	if err != nil {
+		return err
+	}
+	defer closeCore(core, rt, log)
+	return fn(core)
+}
+
+// coreStartTimeout bounds connecting to NATS and declaring its resources.
+const coreStartTimeout = 30 * time.Second
 
 // closeCore releases what openCore opened, logging what fails to close.
 func closeCore(core *Core, rt *docker.Runtime, log *zap.Logger) {

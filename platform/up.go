@@ -82,7 +82,7 @@ func (u *Up) Run(ctx context.Context) error {
 	asDone := make(chan error, 1)
 	go func() { asDone <- as.run(asCtx, core.NC, core.Buckets, url) }()
 	stopAll := func() {
-		u.stopGateway(gw)
+		stopGateway(gw, u.log)
 		stopAutoscaler() // drains the workers: their runs finish
 		if err := <-asDone; err != nil {
 			u.log.Warn("autoscaler", zap.Error(err))
@@ -108,14 +108,6 @@ func (u *Up) Run(ctx context.Context) error {
 	}
 	stopAll()
 	return runErr
-}
-
-func (u *Up) stopGateway(gw *gateway.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
-	if err := gw.Shutdown(ctx); err != nil {
-		u.log.Warn("gateway shutdown", zap.Error(err))
-	}
 }
 
 func newWorkerID() string {

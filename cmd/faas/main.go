@@ -1,5 +1,6 @@
 // Command faas is the platform in one binary: `faas up` runs everything on
-// one machine, `faas worker` one worker process, `faas autoscaler` the
+// one machine, `faas gateway` the standalone gateway and objects service,
+// `faas worker` one worker process, `faas autoscaler` the
 // autoscaler, `faas plugin` the APISIX plugin runner. Configuration comes
 // from the environment (contract §2).
 package main
@@ -21,6 +22,7 @@ const usage = `usage: faas <command>
 
 commands:
   up          run the whole platform: embedded NATS (unless NATS_URL), gateway on SERVER_ADDRESS, autoscaled workers
+  gateway     run the standalone gateway and objects service alone on SERVER_ADDRESS (NATS_URL or NATS_LISTEN)
   worker      run one worker process (NATS_URL, MAX_CONCURRENT_EXECUTIONS, WORKER_ADDRESS)
   autoscaler  start and retire workers on the backlog (AUTOSCALER_BACKEND=process|docker, MIN_WORKERS, MAX_WORKERS, ...)
   plugin      run the APISIX plugin runner (started by APISIX through ext-plugin.cmd)
@@ -50,6 +52,8 @@ func main() {
 	switch os.Args[1] {
 	case "up":
 		err = platform.NewUp(cfg, log, os.Stdout).Run(ctx)
+	case "gateway":
+		err = platform.RunGateway(ctx, cfg, log)
 	case "worker":
 		err = platform.RunWorker(ctx, cfg, log)
 	case "autoscaler":
