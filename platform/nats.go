@@ -120,7 +120,10 @@ func dockerCheck(rt *docker.Runtime) func(context.Context) error {
 	}
 }
 
-// openCore connects to NATS and builds the Core with the docker check.
+// openCore connects to NATS and builds the Core. Its health checks NATS
+// only: what the gateway and the plugin use (neither runs a container, and
+// an APISIX container has no Docker socket); `faas up`, which runs workers,
+// adds the docker check itself.
 func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap.Logger) (*Core, *docker.Runtime, error) {
 	key, err := secret(cfg)
 	if err != nil {
@@ -137,7 +140,6 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 	}
 	core, err := NewCore(ctx, nc, js, CoreOptions{
 		Secret: key, TokenTTL: cfg.TokenExpiration, Logger: log, Policy: cfg.RetryPolicy(),
-		Health:    map[string]func(context.Context) error{"docker": dockerCheck(rt)},
 		RateLimit: cfg.RateLimit, LoginRateLimit: cfg.LoginRateLimit, RateLimitWindow: cfg.RateLimitWindow,
 		MaxWaitsPerUser: cfg.MaxWaitsPerUser,
 		Limits:          cfg.FunctionLimits(), MaxFunctionsPerUser: cfg.UserMaxFunctions,
