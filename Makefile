@@ -49,7 +49,8 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## bench: cold-start figures (raw docker run vs the platform), printed
+## bench: cold-start figures (raw docker run vs the platform) and R1 vs R3
+## (executions per second, sync p50 on one server and on a 3-node cluster), printed
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./docker/ ./tests/
 

@@ -316,11 +316,13 @@ func sortedCopy(s []string) []string {
 	return c
 }
 
-// currentReads are the buckets whose reads must see the latest write (an
-// execution's record, a claim, a lease, a lock, a name taken): with
+// currentReads are the buckets whose reads must see the latest write: with
 // replicas their streams refuse direct gets, so a read goes to the leader.
-// The workers bucket (heartbeats, read for listings) may lag a little.
-func currentReads(bucket string) bool { return bucket != BucketWorkers }
+// That is every bucket: an execution's record, a claim, a lease, a lock, a
+// name taken, and the heartbeats too, since the sweeper hands back the
+// executions of a worker it does not see beating (a stale answer there
+// means a run twice).
+func currentReads(string) bool { return true }
 
 // layout is every resource of the platform, in the order Setup declares
 // them, as o configures them. Pure: TestLayout checks the replicas.

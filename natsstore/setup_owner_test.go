@@ -3,18 +3,15 @@ package natsstore
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/internal/eventually"
+	"github.com/faasplatform/faas/internal/natstest"
 	"github.com/faasplatform/faas/retry"
 )
 
@@ -90,7 +87,7 @@ func TestDiffConsumer(t *testing.T) {
 }
 
 // TestLayoutReplicas: every stream-backed resource gets NATS_REPLICAS, and
-// with replicas only the heartbeats keep direct gets.
+// with replicas no bucket or object store keeps direct gets.
 func TestLayoutReplicas(t *testing.T) {
 	for _, replicas := range []int{0, 1, 3} {
 		kvs, objs, streams, _ := layout(SetupOptions{Replicas: replicas})
@@ -102,7 +99,7 @@ func TestLayoutReplicas(t *testing.T) {
 			if w.Replicas != max(replicas, 1) {
 				t.Errorf("replicas %d: %s has %d", replicas, r.label(), w.Replicas)
 			}
-			wantDirect := r.kind != kindStream && (replicas <= 1 || r.kv.Bucket == BucketWorkers)
+			wantDirect := r.kind != kindStream && replicas <= 1
 			if w.AllowDirect != wantDirect {
 				t.Errorf("replicas %d: %s AllowDirect %v", replicas, r.label(), w.AllowDirect)
 			}
@@ -197,65 +194,12 @@ func TestSetupCheckWaitsForOwner(t *testing.T) {
 	}
 }
 
-// startCluster starts n clustered embedded servers with JetStream on
-// loopback (the process-level cluster test, tests/cluster_test.go, puts
-// each in its own network namespace).
-func startCluster(t *testing.T, n int) []*server.Server {
-	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
-	}
-	var routes []string
-	for _, p := range ports {
-		routes = append(routes, "nats://127.0.0.1:"+strconv.Itoa(p))
-	}
-	srvs := make([]*server.Server, n)
-	for i := range srvs {
-		opts := &server.Options{ServerName: fmt.Sprint("n", i), Host: "127.0.0.1", Port: -1, JetStream: true,
-			StoreDir: t.TempDir(), NoLog: true, NoSigs: true}
-		opts.Cluster.Name = "faas"
-		opts.Cluster.Host = "127.0.0.1"
-		opts.Cluster.Port = ports[i]
-		opts.Routes = server.RoutesFromStr(joinComma(routes))
-		s, err := server.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		srvs[i] = s
-	}
-	for _, s := range srvs {
-		if !s.ReadyForConnections(20 * time.Second) {
-			t.Fatal("cluster node not ready")
-		}
-	}
-	return srvs
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += x
-	}
-	return out
-}
-
 // TestSetupReplicasLeaderReads: on a 3-node cluster with Replicas 3 every
 // resource has 3 replicas; the buckets whose reads must be current refuse
 // direct gets (no replica but the leader answers them) and their handles
-// read through the leader, including listings; heartbeats keep direct gets.
+// read through the leader, including listings.
 func TestSetupReplicasLeaderReads(t *testing.T) {
-	srvs := startCluster(t, 3)
+	srvs := natstest.StartCluster(t, "n", 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	nc, js, err := Connect(ctx, srvs[0].ClientURL(), "test", Credentials{})
@@ -280,8 +224,7 @@ func TestSetupReplicasLeaderReads(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := st.CachedInfo().Config
-		wantDirect := name == "KV_"+BucketWorkers
-		if cfg.Replicas != 3 || cfg.AllowDirect != wantDirect {
+		if cfg.Replicas != 3 || cfg.AllowDirect {
 			t.Errorf("%s: replicas %d, allow direct %v", name, cfg.Replicas, cfg.AllowDirect)
 		}
 	}

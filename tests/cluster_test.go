@@ -126,6 +126,7 @@ func TestClusterLeaderLoss(t *testing.T) {
 	cluster := startNATSCluster(t, hosts)
 
 	// The cluster serves JetStream once it elected its meta leader.
+	waitJetStream(t, cluster.url())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	nc, js, err := natsstore.Connect(ctx, cluster.url(), "cluster-test", natsstore.Credentials{})
@@ -133,12 +134,6 @@ func TestClusterLeaderLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	eventually.NoError(t, 60*time.Second, func() error {
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		_, err := js.AccountInfo(actx)
-		return err
-	})
 
 	st := apitest.NewStackWith(t, apitest.StackOptions{
 		NATSURL: cluster.url(), Policy: lifecyclePolicy, Replicas: 3,

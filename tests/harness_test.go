@@ -44,8 +44,14 @@ type env struct {
 // running up to maxConcurrent executions.
 func newEnv(t testing.TB, workers, maxConcurrent int) *env {
 	t.Helper()
+	return newEnvWith(t, apitest.StackOptions{}, workers, maxConcurrent)
+}
+
+// newEnvWith is newEnv on a stack made with o (an external NATS, replicas).
+func newEnvWith(t testing.TB, o apitest.StackOptions, workers, maxConcurrent int) *env {
+	t.Helper()
 	dockertest.RequireDocker(t)
-	st := apitest.NewStack(t)
+	st := apitest.NewStackWith(t, o)
 	st.Deps.WaitTimeout = 40 * time.Second
 	if _, ok := t.(*testing.B); ok {
 		st.Core.Logger = zap.NewNop() // benchmarks print every log line
