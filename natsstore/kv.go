@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -389,6 +390,12 @@ func (x uniqueIndex) release(ctx context.Context, name, id string) error {
 func unavailable(err error) error {
 	if err == nil || errors.Is(err, domain.ErrUnavailable) {
 		return err
+	}
+	// JetStream answering 503 "system temporarily unavailable": a cluster
+	// without a (meta) leader, electing one.
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.Code == http.StatusServiceUnavailable {
+		return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
 	}
 	for _, e := range []error{nats.ErrConnectionClosed, nats.ErrConnectionReconnecting, nats.ErrConnectionDraining,
 		nats.ErrNoResponders, nats.ErrTimeout, nats.ErrDisconnected, jetstream.ErrNoStreamResponse,
