@@ -400,7 +400,7 @@ func TestConfigYAML(t *testing.T) {
 			t.Errorf("config.yaml: want %s; got %v", c.name, c.got)
 		}
 	}
-	for _, name := range []string{"NATS_URL", "JWT_SECRET", "TOKEN_EXPIRATION", "LOG_LEVEL", "DATA_DIR", "MAX_CONCURRENT_EXECUTIONS"} {
+	for _, name := range []string{"NATS_URL", "NATS_USER", "NATS_PASSWORD", "NATS_REPLICAS", "JWT_SECRET", "TOKEN_EXPIRATION", "LOG_LEVEL", "DATA_DIR", "MAX_CONCURRENT_EXECUTIONS"} {
 		if !slices.Contains(cfg.Envs, name) {
 			t.Errorf("config.yaml: nginx_config.envs lacks %s: the runner would not see it", name)
 		}

@@ -77,6 +77,10 @@ type Config struct {
 	WarmIdleTimeout      time.Duration // WARM_IDLE_TIMEOUT: an idle warm container is removed after it
 	ColdStartConcurrency int           // COLD_START_CONCURRENCY: container starts at once per worker; default the cores
 	InitPath             string        // FAAS_INIT_PATH: faas-init for warm containers; empty: beside the faas executable
+
+	// Deployment (issue 13).
+	NATSReplicas int  // NATS_REPLICAS: replicas of every stream, bucket and object store (1..5; 3 on a cluster)
+	NATSSetup    bool // NATS_SETUP: "create" (default) creates what is missing; "apply" also brings what exists to this configuration
 }
 
 // FunctionLimits are the admission caps of these settings.
@@ -176,6 +180,9 @@ func LoadHost(get Getter, host Host) (Config, error) {
 
 		ExecutionRetention: r.duration("EXECUTION_RETENTION", domain.DefaultRetention, domain.MinRetention, 100*365*24*time.Hour),
 		NATSMaxBytes:       r.byteSize("NATS_MAX_BYTES", 0, 0, 1<<50),
+
+		NATSReplicas: r.integer("NATS_REPLICAS", 1, 1, 5),
+		NATSSetup:    r.oneOf("NATS_SETUP", "create", "create", "apply") == "apply",
 	}
 	// Issue 8 part B: containers and admission.
 	c.FunctionUser = r.uidGID("FUNCTION_USER", "65534:65534")

@@ -18,7 +18,7 @@ func TestLoadDefaults(t *testing.T) {
 	if c.ServerAddress != ":8080" || c.NATSListen != "127.0.0.1:4222" || c.TokenExpiration != 24*time.Hour ||
 		c.MaxConcurrentExecutions != 10 || c.MinWorkers != 2 || c.MaxWorkers != 10 || c.DataDir != "./data" ||
 		c.CheckInterval != 30*time.Second || c.NATSURL != "" || c.JWTSecret != "" ||
-		c.ExecutionRetention != 168*time.Hour || c.NATSMaxBytes != 0 {
+		c.ExecutionRetention != 168*time.Hour || c.NATSMaxBytes != 0 || c.NATSReplicas != 1 || c.NATSSetup {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
@@ -32,6 +32,10 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"EXECUTION_RETENTION", "forever"},
 		{"NATS_MAX_BYTES", "-1"},
 		{"NATS_MAX_BYTES", "lots"},
+		{"NATS_REPLICAS", "0"},
+		{"NATS_REPLICAS", "6"},
+		{"NATS_REPLICAS", "three"},
+		{"NATS_SETUP", "force"},
 		{"NATS_URL", "http://x"},
 		{"NATS_LISTEN", "localhost"},
 		{"TOKEN_EXPIRATION", "soon"},
@@ -89,12 +93,13 @@ func TestLoadValues(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"SERVER_ADDRESS": "127.0.0.1:9000", "NATS_URL": "nats://a:4222,nats://b:4222",
 		"TOKEN_EXPIRATION": "1h", "MIN_WORKERS": "0", "LOG_LEVEL": "debug",
-		"JWT_SECRET": "0123456789abcdef0123",
+		"JWT_SECRET": "0123456789abcdef0123", "NATS_REPLICAS": "3", "NATS_SETUP": "apply",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ServerAddress != "127.0.0.1:9000" || c.TokenExpiration != time.Hour || c.MinWorkers != 0 || c.LogLevel.String() != "debug" {
+	if c.ServerAddress != "127.0.0.1:9000" || c.TokenExpiration != time.Hour || c.MinWorkers != 0 || c.LogLevel.String() != "debug" ||
+		c.NATSReplicas != 3 || !c.NATSSetup {
 		t.Fatalf("unexpected: %+v", c)
 	}
 }

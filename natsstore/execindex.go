@@ -208,12 +208,8 @@ func (b *Bucket) purge(ctx context.Context, filter string) error {
 		return fmt.Errorf("purge %s %s: %w", b.Bucket(), filter, err)
 	}
 	var resp struct {
-		Success bool `json:"success"`
-		Error   *struct {
-			Code        int    `json:"code"`
-			ErrCode     int    `json:"err_code"`
-			Description string `json:"description"`
-		} `json:"error"`
+		Success bool          `json:"success"`
+		Error   *apiErrorBody `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
 		return fmt.Errorf("purge %s %s: decode answer: %w", b.Bucket(), filter, err)

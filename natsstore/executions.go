@@ -522,6 +522,12 @@ func cloneExecution(e *domain.Execution) *domain.Execution {
 	return &c
 }
 
+// watchRetry and watchWait are how Watch waits for a cluster without a
+// leader: within half a lease's life.
+var watchRetry = retry.Policy{Tries: 50, Initial: 100 * time.Millisecond, Max: time.Second}
+
+const watchWait = domain.LeaseTTL / 2
+
 // Watch sends owner's execution id, full, as it is now and then after each
 // change, until ctx ends or the execution is deleted; the channel is closed
 // then. A missing execution is domain.ErrExecutionNotFound. A receiver that
@@ -531,10 +537,28 @@ func (s *ExecutionStore) Watch(ctx context.Context, owner, id string) (<-chan *d
 		return nil, fmt.Errorf("watch execution %s: %w", id, domain.ErrExecutionNotFound)
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	w, err := s.kv.Watch(wctx, executionKey(owner, id))
+	// A cluster has no meta leader for a few seconds after losing it, and
+	// the watcher's consumer cannot be made meanwhile: that is waited out,
+	// for at most watchWait, since a worker's lease is not renewed while it
+	// waits here (longer, the sweeper would take the execution back and the
+	// run would start twice).
+	var w jetstream.KeyWatcher
+	var last error
+	wait, stopWait := context.WithTimeout(wctx, watchWait)
+	err := retry.Do(wait, watchRetry, func() error {
+		w, last = s.kv.Watch(wctx, executionKey(owner, id))
+		if last != nil && !errors.Is(unavailable(last), domain.ErrUnavailable) {
+			return retry.Permanent(last)
+		}
+		return last
+	})
+	stopWait()
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("watch execution %s: %w", id, err)
+		if last == nil {
+			last = err
+		}
+		return nil, fmt.Errorf("watch execution %s: %w", id, unavailable(last))
 	}
 	stop := func() {
 		_ = w.Stop()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -103,6 +104,10 @@ type Bucket struct {
 	jetstream.KeyValue
 	nc        *nats.Conn
 	apiPrefix string // "$JS.API." unless the JetStream context says otherwise
+	// leaderReads says the stream refuses direct gets (Setup turns them
+	// off where reads must be current, see currentReads): lastSeq then asks
+	// the stream leader.
+	leaderReads bool
 }
 
 // newBucket wraps kv, opened through js.
@@ -122,12 +127,16 @@ func newBucket(js jetstream.JetStream, kv jetstream.KeyValue) *Bucket {
 
 // lastSeq returns the stream sequence of the newest message (value or delete
 // marker) of a key matching filter, or 0 when there is none. It asks the
-// stream directly (a direct get by subject, which accepts wildcards in the
-// request body).
+// stream directly (a get by subject, which accepts wildcards in the request
+// body): a direct get, answered by any replica, or, when the bucket reads
+// through the leader, the leader's message get.
 func (b *Bucket) lastSeq(ctx context.Context, filter string) (uint64, error) {
 	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + b.Bucket() + "." + filter})
 	if err != nil {
 		return 0, fmt.Errorf("encode last-message request: %w", err)
+	}
+	if b.leaderReads {
+		return b.lastSeqLeader(ctx, filter, req)
 	}
 	msg, err := b.nc.RequestWithContext(ctx, b.apiPrefix+"DIRECT.GET.KV_"+b.Bucket(), req)
 	if err != nil {
@@ -147,6 +156,39 @@ func (b *Bucket) lastSeq(ctx context.Context, filter string) (uint64, error) {
 		return 0, fmt.Errorf("last message of %s %s: sequence header: %w", b.Bucket(), filter, err)
 	}
 	return seq, nil
+}
+
+// apiErrorBody is the "error" of a JetStream API answer.
+type apiErrorBody struct {
+	Code        int    `json:"code"`
+	ErrCode     int    `json:"err_code"`
+	Description string `json:"description"`
+}
+
+// lastSeqLeader is lastSeq through the stream leader's STREAM.MSG.GET.
+func (b *Bucket) lastSeqLeader(ctx context.Context, filter string, req []byte) (uint64, error) {
+	msg, err := b.nc.RequestWithContext(ctx, b.apiPrefix+"STREAM.MSG.GET.KV_"+b.Bucket(), req)
+	if err != nil {
+		return 0, fmt.Errorf("last message of %s %s: %w", b.Bucket(), filter, err)
+	}
+	var resp struct {
+		Message *struct {
+			Seq uint64 `json:"seq"`
+		} `json:"message"`
+		Error *apiErrorBody `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, fmt.Errorf("last message of %s %s: decode: %w", b.Bucket(), filter, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrCode == int(jetstream.JSErrCodeMessageNotFound):
+		return 0, nil
+	case resp.Error != nil:
+		return 0, fmt.Errorf("last message of %s %s: %d %s", b.Bucket(), filter, resp.Error.ErrCode, resp.Error.Description)
+	case resp.Message == nil:
+		return 0, fmt.Errorf("last message of %s %s: empty answer", b.Bucket(), filter)
+	}
+	return resp.Message.Seq, nil
 }
 
 // latestValues returns the current entry of every live key of b matching
@@ -348,6 +390,12 @@ func (x uniqueIndex) release(ctx context.Context, name, id string) error {
 func unavailable(err error) error {
 	if err == nil || errors.Is(err, domain.ErrUnavailable) {
 		return err
+	}
+	// JetStream answering 503 "system temporarily unavailable": a cluster
+	// without a (meta) leader, electing one.
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.Code == http.StatusServiceUnavailable {
+		return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
 	}
 	for _, e := range []error{nats.ErrConnectionClosed, nats.ErrConnectionReconnecting, nats.ErrConnectionDraining,
 		nats.ErrNoResponders, nats.ErrTimeout, nats.ErrDisconnected, jetstream.ErrNoStreamResponse,

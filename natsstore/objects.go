@@ -43,7 +43,7 @@ type Objects struct {
 
 // NewObjects opens (creating when absent) the function objects store.
 func NewObjects(ctx context.Context, js jetstream.JetStream) (*Objects, error) {
-	os, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	os, err := openObjectStore(ctx, js, jetstream.ObjectStoreConfig{
 		Bucket:      ObjectStoreFunctionObjects,
 		Description: "functions' objects, named <function_id>/<name>",
 		Storage:     jetstream.FileStorage,

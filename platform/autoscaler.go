@@ -59,7 +59,7 @@ func (a *Autoscaler) Run(ctx context.Context) error {
 		return fmt.Errorf("autoscaler: connect to nats: %w", err)
 	}
 	defer func() { _ = nc.Drain() }()
-	b, err := natsstore.Setup(startCtx, js, setupOptions(a.cfg))
+	b, err := natsstore.Setup(ctx, js, checkOptions(a.cfg, a.log))
 	if err != nil {
 		return fmt.Errorf("autoscaler: %w", err)
 	}

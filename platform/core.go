@@ -75,6 +75,10 @@ type CoreOptions struct {
 	// ObjectLimits are OBJECT_MAX_BYTES and FUNCTION_OBJECTS_QUOTA; a zero
 	// field means its default (objects.DefaultLimits).
 	ObjectLimits objects.Limits
+	// Replicas is NATS_REPLICAS (0: 1); SetupApply is NATS_SETUP=apply:
+	// the core owns the NATS setup (see natsstore.Setup).
+	Replicas   int
+	SetupApply bool
 }
 
 // Core is the platform's state on NATS with the services and API built on
@@ -124,7 +128,8 @@ func NewCore(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o CoreO
 	if o.Retention <= 0 {
 		o.Retention = domain.DefaultRetention
 	}
-	b, err := natsstore.Setup(ctx, js, natsstore.SetupOptions{MaxDeliver: o.Policy.MaxDeliveries(), Retention: o.Retention, MaxBytes: o.MaxBytes})
+	b, err := natsstore.Setup(ctx, js, natsstore.SetupOptions{MaxDeliver: o.Policy.MaxDeliveries(), Retention: o.Retention, MaxBytes: o.MaxBytes,
+		Replicas: o.Replicas, Mode: natsstore.SetupOwn, Apply: o.SetupApply, Logger: o.Logger.Named("setup")})
 	if err != nil {
 		return nil, fmt.Errorf("core: %w", err)
 	}

@@ -121,7 +121,10 @@ func dockerCheck(rt *docker.Runtime) func(context.Context) error {
 	}
 }
 
-// openCore connects to NATS and builds the Core with the docker check.
+// openCore connects to NATS and builds the Core. Its health checks NATS
+// only: what the gateway and the plugin use (neither runs a container, and
+// an APISIX container has no Docker socket); `faas up`, which runs workers,
+// adds the docker check itself.
 func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap.Logger) (*Core, *docker.Runtime, error) {
 	key, err := secret(cfg)
 	if err != nil {
@@ -138,12 +141,12 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 	}
 	core, err := NewCore(ctx, nc, js, CoreOptions{
 		Secret: key, TokenTTL: cfg.TokenExpiration, Logger: log, Policy: cfg.RetryPolicy(),
-		Health:    map[string]func(context.Context) error{"docker": dockerCheck(rt)},
 		RateLimit: cfg.RateLimit, LoginRateLimit: cfg.LoginRateLimit, RateLimitWindow: cfg.RateLimitWindow,
 		MaxWaitsPerUser: cfg.MaxWaitsPerUser,
 		Limits:          cfg.FunctionLimits(), MaxFunctionsPerUser: cfg.UserMaxFunctions,
 		Retention: cfg.ExecutionRetention, MaxBytes: cfg.NATSMaxBytes,
 		ObjectLimits: objects.Limits{MaxObjectBytes: cfg.ObjectMaxBytes, FunctionQuota: cfg.FunctionObjectsQuota},
+		Replicas: cfg.NATSReplicas, SetupApply: cfg.NATSSetup,
 	})
 	if err != nil {
 		nc.Close()
@@ -161,10 +164,12 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 	return core, rt, nil
 }
 
-// setupOptions are the settings of the NATS resources every process
-// declares: all read the same variables, so none undoes another's.
-func setupOptions(cfg config.Config) natsstore.SetupOptions {
-	return natsstore.SetupOptions{MaxDeliver: cfg.RetryPolicy().MaxDeliveries(), Retention: cfg.ExecutionRetention, MaxBytes: cfg.NATSMaxBytes}
+// checkOptions are how a worker or the autoscaler binds to the NATS
+// resources: it checks them against its own configuration (reporting what
+// differs) and waits for the gateway, which owns the setup, to create them.
+func checkOptions(cfg config.Config, log *zap.Logger) natsstore.SetupOptions {
+	return natsstore.SetupOptions{MaxDeliver: cfg.RetryPolicy().MaxDeliveries(), Retention: cfg.ExecutionRetention,
+		MaxBytes: cfg.NATSMaxBytes, Replicas: cfg.NATSReplicas, Mode: natsstore.SetupCheck, Logger: log.Named("setup")}
 }
 
 // runOnCore opens the core on the NATS at url (allowing coreStartTimeout

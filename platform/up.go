@@ -66,6 +66,8 @@ func (u *Up) Run(ctx context.Context) error {
 		return err
 	}
 	defer closeCore(core, rt, u.log)
+	// The workers of `faas up` run on this host's Docker: its health says so.
+	core.Deps.Health["docker"] = dockerCheck(rt)
 
 	gw := gateway.New(u.cfg.ServerAddress, core.Handler(), u.log.Named("gateway"))
 	addr, err := gw.Start()

@@ -47,7 +47,9 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	defer func() { _ = nc.Drain() }()
 	policy := cfg.RetryPolicy()
-	b, err := natsstore.Setup(startCtx, js, setupOptions(cfg))
+	// The gateway owns the setup; a worker started first waits for it as
+	// long as it runs, not only startCtx.
+	b, err := natsstore.Setup(ctx, js, checkOptions(cfg, log))
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}

@@ -56,14 +56,7 @@ type gateways struct {
 func newGateways(t *testing.T, workers, maxConcurrent int) *gateways {
 	t.Helper()
 	e := newEnv(t, workers, maxConcurrent)
-	cfg, err := apisixtest.LoadConfig(apisixConfigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes, err := apisixtest.LoadRoutes(apisixRoutesPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, routes := loadAPISIX(t)
 	bin := apisixtest.GoBuild(t, faasPkg)
 	// Only what config.yaml's nginx_config.envs lists reaches the runner.
 	env := cfg.RunnerEnv(map[string]string{
@@ -78,6 +71,20 @@ func newGateways(t *testing.T, workers, maxConcurrent int) *gateways {
 	g.objects = startGatewayProcess(t, bin, e.stack)
 	g.emu, g.apisix = g.emulator(t, false)
 	return g
+}
+
+// loadAPISIX reads apisix/config.yaml and apisix/apisix.yaml.
+func loadAPISIX(t *testing.T) (*apisixtest.Config, []apisixtest.Route) {
+	t.Helper()
+	cfg, err := apisixtest.LoadConfig(apisixConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := apisixtest.LoadRoutes(apisixRoutesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, routes
 }
 
 // emulator starts another emulator (its own conf tokens, pool and

@@ -50,7 +50,7 @@ type env struct {
 // running up to maxConcurrent executions.
 func newEnv(t testing.TB, workers, maxConcurrent int) *env {
 	t.Helper()
-	return newEnvInit(t, workers, maxConcurrent, "")
+	return newEnvWith(t, platformtest.StackOptions{}, workers, maxConcurrent, "")
 }
 
 // newWarmEnv is newEnv with warm containers: faas-init is built for the
@@ -61,14 +61,15 @@ func newWarmEnv(t testing.TB, workers, maxConcurrent int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newEnvInit(t, workers, maxConcurrent, initPath)
+	return newEnvWith(t, platformtest.StackOptions{}, workers, maxConcurrent, initPath)
 }
 
-// newEnvInit is newEnv whose workers get initPath as FAAS_INIT_PATH.
-func newEnvInit(t testing.TB, workers, maxConcurrent int, initPath string) *env {
+// newEnvWith is newEnv on a stack made with o (an external NATS, replicas)
+// whose workers get initPath as FAAS_INIT_PATH ("": every run cold).
+func newEnvWith(t testing.TB, o platformtest.StackOptions, workers, maxConcurrent int, initPath string) *env {
 	t.Helper()
 	dockertest.RequireDocker(t)
-	st := platformtest.NewStack(t)
+	st := platformtest.NewStackWith(t, o)
 	st.Deps.WaitTimeout = 40 * time.Second
 	if _, ok := t.(*testing.B); ok {
 		st.Core.Logger = zap.NewNop() // benchmarks print every log line

@@ -57,11 +57,22 @@ type workerProc struct {
 // first heartbeat.
 func (e *env) startWorkerProc(t *testing.T, id string, maxConcurrent int) *workerProc {
 	t.Helper()
+	return e.startWorkerProcIn(t, "", id, maxConcurrent, "WORKER_ADDRESS=127.0.0.1:0")
+}
+
+// startWorkerProcIn is startWorkerProc in network namespace netns ("": this
+// one, else through `ip netns exec`), with env added to the worker's.
+func (e *env) startWorkerProcIn(t *testing.T, netns, id string, maxConcurrent int, env ...string) *workerProc {
+	t.Helper()
 	bin := apisixtest.GoBuild(t, "github.com/faasplatform/faas/cmd/faas")
 	cmd := exec.Command(bin, "worker")
-	cmd.Env = append(os.Environ(), "NATS_URL="+e.stack.URL, "WORKER_ID="+id, "WORKER_ADDRESS=127.0.0.1:0",
+	if netns != "" {
+		cmd = exec.Command("ip", "netns", "exec", netns, bin, "worker")
+	}
+	cmd.Env = append(os.Environ(), "NATS_URL="+e.stack.URL, "WORKER_ID="+id,
 		"MAX_CONCURRENT_EXECUTIONS="+strconv.Itoa(maxConcurrent), "MAX_RETRIES=3",
 		"RETRY_DELAY="+lifecycleRetryDelay.String(), "LOG_LEVEL=info")
+	cmd.Env = append(cmd.Env, env...)
 	p := &workerProc{id: id, cmd: cmd, stderr: &apisixtest.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {

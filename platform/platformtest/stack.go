@@ -50,6 +50,8 @@ type StackOptions struct {
 	Retention time.Duration
 	// ObjectLimits replace ObjectMaxBytes and ObjectsQuota when set.
 	ObjectLimits objects.Limits
+	// Replicas is the core's NATS_REPLICAS (0: 1).
+	Replicas int
 }
 
 // NewStack starts a Stack; everything stops when the test ends.
@@ -86,7 +88,7 @@ func NewStackWith(t testing.TB, o StackOptions) *Stack {
 	logger := zaptest.NewLogger(t)
 	core, err := platform.NewCore(ctx, nc, js, platform.CoreOptions{
 		Secret: TestSecret, TokenTTL: time.Hour, BcryptCost: bcrypt.MinCost, Logger: logger,
-		Policy: o.Policy, Sweeper: o.Sweeper, Retention: o.Retention, ObjectLimits: o.ObjectLimits,
+		Policy: o.Policy, Sweeper: o.Sweeper, Retention: o.Retention, ObjectLimits: o.ObjectLimits, Replicas: o.Replicas,
 	})
 	if err != nil {
 		t.Fatalf("platform core: %v", err)
