@@ -146,7 +146,7 @@ func openCore(ctx context.Context, cfg config.Config, url, name string, log *zap
 		Limits:          cfg.FunctionLimits(), MaxFunctionsPerUser: cfg.UserMaxFunctions,
 		Retention: cfg.ExecutionRetention, MaxBytes: cfg.NATSMaxBytes,
 		ObjectLimits: objects.Limits{MaxObjectBytes: cfg.ObjectMaxBytes, FunctionQuota: cfg.FunctionObjectsQuota},
-		Replicas: cfg.NATSReplicas, SetupApply: cfg.NATSSetup,
+		Replicas:     cfg.NATSReplicas, SetupApply: cfg.NATSSetup,
 	})
 	if err != nil {
 		nc.Close()
