@@ -65,6 +65,13 @@ func TestHealthChecksWhatEachProcessUses(t *testing.T) {
 			Status string
 			Checks map[string]string
 		}
+		eventually.NoError(t, 30*time.Second, func() error { // until it listens
+			resp, err := http.Get(base + "/api/v1/health")
+			if err != nil {
+				return err
+			}
+			return resp.Body.Close()
+		})
 		eventually.NoError(t, 30*time.Second, func() error {
 			r := apitest.Do(t, base, http.MethodGet, "/api/v1/health", "", nil, nil)
 			if r.Status != http.StatusOK {
