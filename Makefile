@@ -92,13 +92,14 @@ compose-up: build compose-secrets
 	$(COMPOSE) $(COMPOSE_FILE_ARGS) up -d
 	@echo "faas is starting: API on http://localhost:$${FAAS_PORT:-8080}/api/v1 (docker compose, project $(COMPOSE_PROJECT_NAME))"
 
-## compose-down: stop everything, worker containers included; volumes stay
-## (make compose-down DOWN_FLAGS=-v removes them too)
+## compose-down: stop everything, worker containers included, and remove the
+## workers' host directory; volumes stay (DOWN_FLAGS=-v removes them too)
 compose-down:
 	-$(COMPOSE) $(COMPOSE_FILE_ARGS) stop autoscaler
 	-docker ps -q --filter label=faas.role=worker --filter network=$(COMPOSE_PROJECT_NAME)_backplane | xargs -r docker stop -t 30
 	-docker ps -aq --filter label=faas.role=worker --filter network=$(COMPOSE_PROJECT_NAME)_backplane | xargs -r docker rm -f
 	$(COMPOSE) $(COMPOSE_FILE_ARGS) --profile apisix --profile monitoring down --remove-orphans $(DOWN_FLAGS)
+	-rm -rf /tmp/faas-$(COMPOSE_PROJECT_NAME)-run
 
 ## compose-config: the compose file is valid for every profile
 compose-config: compose-secrets

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -62,7 +63,17 @@ type DockerOptions struct {
 	// Host is the daemon's address for the backend itself (empty:
 	// DOCKER_HOST or the default).
 	Host string
+	// HostDir (WORKER_HOST_DIR), when set, is a directory of the daemon's
+	// host mounted at the same path into every worker: there the workers
+	// find faas-init (FAAS_INIT_PATH, for warm and network "internal"
+	// containers) and make their objects sockets (WORKER_SOCKET_DIR), since
+	// what a worker bind-mounts into a function's container must be a path
+	// of the host, not of the worker's own container.
+	HostDir string
 }
+
+// InitFileName is faas-init's name in DockerOptions.HostDir.
+const InitFileName = "faas-init"
 
 // DockerBackend runs workers as containers of the platform's image,
 // labelled faas.role=worker and faas.instance=<instance>, so that it finds
@@ -195,6 +206,11 @@ func (b *DockerBackend) start(ctx context.Context) error {
 		AutoRemove:  true,
 		Binds:       []string{b.opts.DockerSocket + ":/var/run/docker.sock"},
 		// A worker drains for up to its DrainTimeout on SIGTERM.
+	}
+	if b.opts.HostDir != "" {
+		host.Binds = append(host.Binds, b.opts.HostDir+":"+b.opts.HostDir)
+		cfg.Env = append(cfg.Env, "FAAS_INIT_PATH="+filepath.Join(b.opts.HostDir, InitFileName),
+			"WORKER_SOCKET_DIR="+b.opts.HostDir)
 	}
 	stop := 75
 	cfg.StopTimeout = &stop

@@ -38,6 +38,7 @@ type Config struct {
 	DataDir                 string        // DATA_DIR
 	WorkerAddress           string        // WORKER_ADDRESS: a worker's sidecar (host:port, port 0 = any)
 	WorkerSocketDir         string        // WORKER_SOCKET_DIR: where a worker makes its objects socket's directory; "": the temp dir
+	WorkerHostDir           string        // WORKER_HOST_DIR: docker backend: a host dir mounted into worker containers (faas-init, sockets)
 	WorkerID                string        // WORKER_ID: empty means generated
 	MaxRetries              int           // MAX_RETRIES: attempts of one execution, the first included
 	RetryDelay              time.Duration // RETRY_DELAY: the first backoff; doubles each time
@@ -156,6 +157,7 @@ func LoadHost(get Getter, host Host) (Config, error) {
 		DataDir:                 r.str("DATA_DIR", "./data"),
 		WorkerAddress:           r.addr("WORKER_ADDRESS", "127.0.0.1:0"),
 		WorkerSocketDir:         r.str("WORKER_SOCKET_DIR", ""),
+		WorkerHostDir:           r.str("WORKER_HOST_DIR", ""),
 		WorkerID:                r.workerID("WORKER_ID"),
 		MaxRetries:              r.integer("MAX_RETRIES", 3, 1, 20),
 		RetryDelay:              r.duration("RETRY_DELAY", 5*time.Second, 0, time.Hour),

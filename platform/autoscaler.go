@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/faasplatform/faas/autoscaler"
 	"github.com/faasplatform/faas/config"
+	"github.com/faasplatform/faas/docker"
 	"github.com/faasplatform/faas/natsstore"
 )
 
@@ -96,8 +98,17 @@ func (a *Autoscaler) run(ctx context.Context, nc *nats.Conn, b *natsstore.Bucket
 		if a.WorkerImage != "" {
 			image = a.WorkerImage
 		}
+		hostDir := a.cfg.WorkerHostDir
+		if hostDir != "" {
+			if err := placeInit(hostDir); err != nil {
+				// The workers then run every function cold and refuse
+				// network "internal", saying so.
+				log.Warn("faas-init not placed in WORKER_HOST_DIR: worker containers run cold", zap.Error(err))
+			}
+		}
 		db, err := autoscaler.NewDockerBackend(autoscaler.DockerOptions{
 			Instance: instance, Image: image, Env: env, Network: a.cfg.WorkerNetwork, DockerSocket: dockerSocket(),
+			HostDir: hostDir,
 		}, newWorkerID, log)
 		if err != nil {
 			return fmt.Errorf("autoscaler: %w", err)
@@ -186,6 +197,44 @@ func workerEnv(cfg config.Config, natsURL string, creds natsstore.Credentials, e
 		}
 	}
 	return env
+}
+
+// placeInit copies the faas-init beside this executable into dir (a host
+// directory mounted at the same path here and in the workers), replacing
+// any older copy atomically, so that worker containers can bind-mount it
+// into function containers from the host.
+func placeInit(dir string) error {
+	src := docker.DefaultInitPath()
+	if src == "" {
+		return errors.New("no faas-init beside this executable")
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("read faas-init: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("place faas-init: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".faas-init-*")
+	if err != nil {
+		return fmt.Errorf("place faas-init: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("place faas-init: %w", err)
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return fmt.Errorf("place faas-init: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("place faas-init: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, autoscaler.InitFileName)); err != nil {
+		return fmt.Errorf("place faas-init: %w", err)
+	}
+	return nil
 }
 
 // dockerSocket is the daemon's unix socket on this host (DOCKER_HOST or the

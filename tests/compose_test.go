@@ -181,6 +181,22 @@ func TestCompose(t *testing.T) {
 	if x.Status != "complete" || x.output() != "hello" {
 		t.Fatalf("sync run: %+v (output %q)", x, x.output())
 	}
+	// The next run of it is warm: the worker containers found faas-init in
+	// WORKER_HOST_DIR (a later run may land on another worker: one of a few
+	// must be warm).
+	warm := false
+	for i := 0; i < 3 && !warm; i++ {
+		r := f.Do(t, http.MethodPost, "/api/v1/executions?wait=true", u.Token, map[string]any{"function_id": fn, "input": "again"})
+		var y execution
+		r.Decode(t, &y)
+		if r.Status != http.StatusOK || y.Status != "complete" || y.output() != "again" {
+			t.Fatalf("sync run %d: %d %+v", i, r.Status, y)
+		}
+		warm = !y.ColdStart
+	}
+	if !warm {
+		t.Errorf("no warm run through the compose workers: faas-init not found in WORKER_HOST_DIR?")
+	}
 
 	// Async under load: 24 one-second runs on workers of 2 slots make the
 	// backlog that scales the workers up.
