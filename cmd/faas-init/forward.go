@@ -6,7 +6,11 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 )
+
+// acceptBackoff is the pause after a failed Accept.
+const acceptBackoff = 10 * time.Millisecond
 
 // forwardSpec is --forward ADDR=SOCKET: the TCP address inside the
 // container (e.g. 127.0.0.1:9080) whose connections go to the unix socket
@@ -44,6 +48,9 @@ func serveForward(ln net.Listener, socket string) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			// Out of descriptors, say (the function's own doing): back
+			// off a moment rather than spin.
+			time.Sleep(acceptBackoff)
 			continue
 		}
 		go func() {
