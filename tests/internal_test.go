@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -13,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"codeberg.org/go-pdf/fpdf"
-
 	"github.com/faasplatform/faas/docker/dockertest"
+	"github.com/faasplatform/faas/examples/pdf-processor/pdftest"
 )
 
 // probeImage builds testdata/internalprobe into an image FROM scratch.
@@ -143,24 +141,14 @@ func goImage(t *testing.T, name, pkg string) string {
 		map[string][]byte{name: program})
 }
 
-// testPDF is a PDF of pages of lines, with a title.
+// testPDF is pdftest.Make, failing t on error.
 func testPDF(t *testing.T, title string, pages [][]string) []byte {
 	t.Helper()
-	pdf := fpdf.New("P", "mm", "A4", "")
-	pdf.SetTitle(title, true)
-	pdf.SetFont("Helvetica", "", 12)
-	for _, lines := range pages {
-		pdf.AddPage()
-		for _, l := range lines {
-			pdf.Cell(0, 10, l)
-			pdf.Ln(10)
-		}
-	}
-	var buf bytes.Buffer
-	if err := pdf.Output(&buf); err != nil {
+	b, err := pdftest.Make(title, pages)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return b
 }
 
 // TestPDFProcessor is the README's PDF example end to end, async: upload a

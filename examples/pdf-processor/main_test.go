@@ -6,29 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"codeberg.org/go-pdf/fpdf"
+	"github.com/faasplatform/faas/examples/pdf-processor/pdftest"
 )
 
-// MakePDF writes a PDF of the given pages (each a list of lines) with a
-// title and an author, as the tests' known input.
+// makePDF is pdftest.Make, failing t on error.
 func makePDF(t testing.TB, title string, pages [][]string) []byte {
 	t.Helper()
-	pdf := fpdf.New("P", "mm", "A4", "")
-	pdf.SetTitle(title, true)
-	pdf.SetAuthor("Test Author", true)
-	pdf.SetFont("Helvetica", "", 12)
-	for _, lines := range pages {
-		pdf.AddPage()
-		for _, l := range lines {
-			pdf.Cell(0, 10, l)
-			pdf.Ln(10)
-		}
+	b, err := pdftest.Make(title, pages)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := pdf.Output(&buf); err != nil {
-		t.Fatalf("make a PDF: %v", err)
-	}
-	return buf.Bytes()
+	return b
 }
 
 func TestAnalyze(t *testing.T) {
