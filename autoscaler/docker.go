@@ -70,6 +70,10 @@ type DockerOptions struct {
 	// what a worker bind-mounts into a function's container must be a path
 	// of the host, not of the worker's own container.
 	HostDir string
+	// InitOff is the FAAS_INIT_PATH value that turns warm containers off,
+	// given to workers when HostDir is empty: the faas-init of the worker's
+	// own image is no path of the host.
+	InitOff string
 }
 
 // InitFileName is faas-init's name in DockerOptions.HostDir.
@@ -207,10 +211,13 @@ func (b *DockerBackend) start(ctx context.Context) error {
 		Binds:       []string{b.opts.DockerSocket + ":/var/run/docker.sock"},
 		// A worker drains for up to its DrainTimeout on SIGTERM.
 	}
-	if b.opts.HostDir != "" {
+	switch {
+	case b.opts.HostDir != "":
 		host.Binds = append(host.Binds, b.opts.HostDir+":"+b.opts.HostDir)
 		cfg.Env = append(cfg.Env, "FAAS_INIT_PATH="+filepath.Join(b.opts.HostDir, InitFileName),
 			"WORKER_SOCKET_DIR="+b.opts.HostDir)
+	case b.opts.InitOff != "":
+		cfg.Env = append(cfg.Env, "FAAS_INIT_PATH="+b.opts.InitOff)
 	}
 	stop := 75
 	cfg.StopTimeout = &stop

@@ -77,7 +77,7 @@ type Config struct {
 	// Warm containers and cold starts (issue 11).
 	WarmIdleTimeout      time.Duration // WARM_IDLE_TIMEOUT: an idle warm container is removed after it
 	ColdStartConcurrency int           // COLD_START_CONCURRENCY: container starts at once per worker; default the cores
-	InitPath             string        // FAAS_INIT_PATH: faas-init for warm containers; empty: beside the faas executable
+	InitPath             string        // FAAS_INIT_PATH: faas-init for warm containers; empty: beside the faas executable; "off": none (every run cold)
 
 	// Deployment (issue 13).
 	NATSReplicas int  // NATS_REPLICAS: replicas of every stream, bucket and object store (1..5; 3 on a cluster)

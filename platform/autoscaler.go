@@ -108,7 +108,7 @@ func (a *Autoscaler) run(ctx context.Context, nc *nats.Conn, b *natsstore.Bucket
 		}
 		db, err := autoscaler.NewDockerBackend(autoscaler.DockerOptions{
 			Instance: instance, Image: image, Env: env, Network: a.cfg.WorkerNetwork, DockerSocket: dockerSocket(),
-			HostDir: hostDir,
+			HostDir: hostDir, InitOff: InitPathOff,
 		}, newWorkerID, log)
 		if err != nil {
 			return fmt.Errorf("autoscaler: %w", err)
@@ -198,6 +198,11 @@ func workerEnv(cfg config.Config, natsURL string, creds natsstore.Credentials, e
 	}
 	return env
 }
+
+// InitPathOff is the FAAS_INIT_PATH that turns warm containers off: worker
+// containers get it when no WORKER_HOST_DIR holds a faas-init of the host,
+// since the one in their own image is no path the daemon can mount.
+const InitPathOff = "off"
 
 // placeInit copies the faas-init beside this executable into dir (a host
 // directory mounted at the same path here and in the workers), replacing

@@ -60,8 +60,11 @@ func RunWorker(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	initPath := cfg.InitPath
-	if initPath == "" {
+	switch initPath {
+	case "":
 		initPath = docker.DefaultInitPath()
+	case InitPathOff:
+		initPath = ""
 	}
 	execs := natsstore.NewExecutionStore(b.Executions, b.ExecutionIndex, b.ExecutionData).WithLogger(log)
 	sock, tokens, err := startWorkerObjects(startCtx, cfg, js, b, execs, log)

@@ -383,11 +383,19 @@ func platformImage(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	initPath, err := dockertest.BuildInit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initData, err := os.ReadFile(initPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dockerfile, err := os.ReadFile("../cmd/faas/Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dockertest.BuildImage(t, "platform", string(dockerfile), map[string][]byte{"faas": data})
+	return dockertest.BuildImage(t, "platform", string(dockerfile), map[string][]byte{"faas": data, "faas-init": initData})
 }
 
 func workerContainers(t *testing.T, instance string) []string {
