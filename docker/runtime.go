@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	errdefs "github.com/containerd/errdefs"
@@ -183,6 +184,7 @@ type Runtime struct {
 	pending sync.WaitGroup // runs in flight and their removals
 
 	starts      chan struct{} // COLD_START_CONCURRENCY slots
+	waiting     atomic.Int32  // creations waiting for a slot
 	pool        *warmPool     // nil: warm containers are off
 	stopJanitor chan struct{}
 	janitorDone chan struct{}

@@ -401,13 +401,24 @@ func (r *Runtime) janitor(stop <-chan struct{}, done chan<- struct{}) {
 // acquireStart takes a slot of COLD_START_CONCURRENCY for one container
 // creation and start; false when ctx ended first.
 func (r *Runtime) acquireStart(ctx context.Context) (release func(), ok bool) {
+	release = func() { <-r.starts }
 	select {
 	case r.starts <- struct{}{}:
-		return func() { <-r.starts }, true
+		return release, true
+	default:
+	}
+	r.waiting.Add(1)
+	defer r.waiting.Add(-1)
+	select {
+	case r.starts <- struct{}{}:
+		return release, true
 	case <-ctx.Done():
 		return nil, false
 	}
 }
+
+// waitingStarts is how many container creations wait for a slot now.
+func (r *Runtime) waitingStarts() int { return int(r.waiting.Load()) }
 
 // lineLogger logs what init writes on its stderr (it should write nothing
 // but its own failures).

@@ -363,8 +363,11 @@ func TestColdStartQueued(t *testing.T) {
 			}
 			done <- res
 		}()
+		// The run queues for the slot (a signal, not a guess); then the
+		// slot stays taken for held, which its startup must include.
+		eventually.True(t, 30*time.Second, func() bool { return h.rt.waitingStarts() == 1 }, "warm %v: the run never queued for a start slot", warm)
 		const held = 500 * time.Millisecond
-		time.Sleep(held) // how long the slot stays taken, not a synchronisation
+		time.Sleep(held) // the hold itself: the run is known to be waiting
 		select {
 		case res := <-done:
 			t.Fatalf("warm %v: the run ended while every slot was taken: %+v", warm, res)
