@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/faasplatform/faas/docker/dockertest"
@@ -17,16 +15,7 @@ func TestExampleEcho(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Options{})
 
-	bin := filepath.Join(t.TempDir(), "echo")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "../examples/echo")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	program, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	program := dockertest.GoBinary(t, "../examples/echo")
 	dockerfile, err := os.ReadFile("../examples/echo/Dockerfile")
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,6 @@ package docker
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -52,21 +49,7 @@ func TestRunUsage(t *testing.T) {
 }
 
 // usageImage builds testdata/usage into an image.
-func usageImage(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "usage")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./testdata/usage")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	program, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dockertest.BuildImage(t, "usage", "FROM scratch\nCOPY usage /usage\nENTRYPOINT [\"/usage\"]\n",
-		map[string][]byte{"usage": program})
-}
+func usageImage(t *testing.T) string { return dockertest.GoImage(t, "usage", "./testdata/usage") }
 
 // TestWarmUsage runs the usage function warm, several times in one
 // container: CPU time is each execution's own (not the container's sum),

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -372,30 +371,14 @@ func TestAutoscalerGrowsAndShrinksWorkerContainers(t *testing.T) {
 // scratch and the faas binary) from a static build, once per test binary.
 func platformImage(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "faas")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/faasplatform/faas/cmd/faas")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("static build of faas: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	initPath, err := dockertest.BuildInit(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	initData, err := os.ReadFile(initPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dockerfile, err := os.ReadFile("../cmd/faas/Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dockertest.BuildImage(t, "platform", string(dockerfile), map[string][]byte{"faas": data, "faas-init": initData})
+	return dockertest.BuildImage(t, "platform", string(dockerfile), map[string][]byte{
+		"faas":      dockertest.GoBinary(t, "github.com/faasplatform/faas/cmd/faas"),
+		"faas-init": dockertest.GoBinary(t, "github.com/faasplatform/faas/cmd/faas-init"),
+	})
 }
 
 func workerContainers(t *testing.T, instance string) []string {

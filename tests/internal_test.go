@@ -5,9 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +14,9 @@ import (
 )
 
 // probeImage builds testdata/internalprobe into an image FROM scratch.
-func probeImage(t *testing.T) string { return goImage(t, "internalprobe", "./testdata/internalprobe") }
+func probeImage(t *testing.T) string {
+	return dockertest.GoImage(t, "internalprobe", "./testdata/internalprobe")
+}
 
 // probeOutput is what the probe prints.
 type probeOutput struct {
@@ -123,24 +122,6 @@ func TestInternalNetwork(t *testing.T) {
 	}
 }
 
-// goImage builds the static program pkg into an image FROM scratch whose
-// entrypoint it is.
-func goImage(t *testing.T, name, pkg string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), name)
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	program, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dockertest.BuildImage(t, name, "FROM scratch\nCOPY "+name+" /"+name+"\nENTRYPOINT [\"/"+name+"\"]\n",
-		map[string][]byte{name: program})
-}
-
 // testPDF is pdftest.Make, failing t on error.
 func testPDF(t *testing.T, title string, pages [][]string) []byte {
 	t.Helper()
@@ -158,7 +139,7 @@ func testPDF(t *testing.T, title string, pages [][]string) []byte {
 func TestPDFProcessor(t *testing.T) {
 	e := newWarmEnv(t, 1, 2)
 	u := e.Register(t, "pdf")
-	img := goImage(t, "pdf-processor", "github.com/faasplatform/faas/examples/pdf-processor")
+	img := dockertest.GoImage(t, "pdf-processor", "github.com/faasplatform/faas/examples/pdf-processor")
 	fn := e.CreateFunction(t, u, "pdf", map[string]any{"image_url": img, "network": "internal", "timeout": 60, "memory_mb": 128})
 	pages := [][]string{{"Annual report", "Revenue grew"}, {"Page two", "Costs fell"}, {"Page three"}}
 	if r := e.Do(t, http.MethodPut, "/api/function-objects/"+fn+"/uploads/report.pdf", u.Token, testPDF(t, "Report 2026", pages)); r.Status != http.StatusCreated {

@@ -32,6 +32,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -345,4 +347,30 @@ func WaitRunningContainer(t testing.TB, key, value string, d time.Duration) stri
 		return id != ""
 	}, "dockertest: no running container labelled %s=%s", key, value)
 	return id
+}
+
+// GoBinary builds the Go program pkg (an import path, or a path relative to
+// the test's directory) static, as `make` does for images FROM scratch, and
+// returns the executable's bytes.
+func GoBinary(t testing.TB, pkg string) []byte {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "program")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("dockertest: go build %s: %v\n%s", pkg, err, out)
+	}
+	program, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatalf("dockertest: %v", err)
+	}
+	return program
+}
+
+// GoImage builds pkg (GoBinary) into an image FROM scratch named name whose
+// entrypoint it is (/name), and returns the image's reference.
+func GoImage(t testing.TB, name, pkg string) string {
+	t.Helper()
+	return BuildImage(t, name, "FROM scratch\nCOPY "+name+" /"+name+"\nENTRYPOINT [\"/"+name+"\"]\n",
+		map[string][]byte{name: GoBinary(t, pkg)})
 }
