@@ -139,7 +139,7 @@ type RequestObserver interface {
 type handler struct {
 	deps   Deps
 	log    *zap.Logger
-	router router
+	router *router
 	waits  *waitSlots
 }
 
@@ -158,12 +158,12 @@ func New(deps Deps, logger *zap.Logger) http.Handler {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	h := &handler{deps: deps, log: logger, waits: newWaitSlots(deps.MaxWaitsPerUser)}
+	h := &handler{deps: deps, log: logger, router: newRouter(), waits: newWaitSlots(deps.MaxWaitsPerUser)}
 	h.routes()
 	for _, x := range deps.Extra {
 		hh := x.Handler
 		h.router.add(&route{method: x.Method, pattern: x.Pattern, auth: x.Auth,
-			handle: func(w http.ResponseWriter, r *http.Request) error { hh.ServeHTTP(w, r); return nil }})
+			handle: func(w http.ResponseWriter, r *http.Request) error { hh.ServeHTTP(w, r); return nil }}, h.serveRoute)
 	}
 	return h
 }
@@ -171,7 +171,7 @@ func New(deps Deps, logger *zap.Logger) http.Handler {
 // routes is the table of contract §3 (objects and metrics come as Extra).
 func (h *handler) routes() {
 	add := func(method, pattern string, auth, body bool, fn func(http.ResponseWriter, *http.Request) error) {
-		h.router.add(&route{method: method, pattern: pattern, auth: auth, limitBody: body, handle: fn})
+		h.router.add(&route{method: method, pattern: pattern, auth: auth, limitBody: body, handle: fn}, h.serveRoute)
 	}
 	const open, authed, body, noBody = false, true, true, false
 	add(http.MethodPost, "/api/v1/users/register", open, body, h.register)
@@ -209,6 +209,8 @@ type recorder struct {
 	bytes  int
 	err    error
 	userID string
+	// pattern is the matched route's pattern, "" when none matched.
+	pattern string
 }
 
 func (r *recorder) WriteHeader(status int) {
@@ -252,11 +254,10 @@ func user(r *http.Request) *domain.User {
 	return u
 }
 
-// ServeHTTP routes, authenticates, runs the route and logs one line.
+// ServeHTTP routes, then serveRoute runs the route; it logs one line.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	pattern := ""
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -269,34 +270,43 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		d := time.Since(start)
-		h.logRequest(r, rec, pattern, d)
+		h.logRequest(r, rec, d)
 		if h.deps.Requests != nil {
 			code := rec.status
 			if code == 0 {
 				code = http.StatusOK
 			}
-			h.deps.Requests.ObserveRequest(r.Method, pattern, code, d)
+			h.deps.Requests.ObserveRequest(r.Method, rec.pattern, code, d)
 		}
 	}()
 
-	rt, params, allowed := h.router.match(r.Method, r.URL.Path)
-	if rt == nil {
-		if len(allowed) == 0 {
-			// The contract has no code for an unknown route; invalid_input
-			// is the closest (the request, not a resource, is wrong).
-			writeEnvelope(rec, http.StatusNotFound, CodeInvalidInput,
-				fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
-			return
-		}
+	routed, allowed, err := h.router.lookup(r)
+	switch {
+	case err != nil:
+		WriteError(rec, err)
+	case routed != nil:
+		h.router.mux.ServeHTTP(rec, routed)
+	case len(allowed) == 0:
+		// The contract has no code for an unknown route; invalid_input
+		// is the closest (the request, not a resource, is wrong).
+		writeEnvelope(rec, http.StatusNotFound, CodeInvalidInput,
+			fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	default:
 		rec.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeEnvelope(rec, http.StatusMethodNotAllowed, CodeInvalidInput,
 			fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, strings.Join(allowed, ", ")))
-		return
 	}
-	pattern = rt.pattern
-	for k, v := range params {
-		r.SetPathValue(k, v)
+}
+
+// serveRoute runs a matched route (the mux calls it with ServeHTTP's
+// recorder and the path values set): body limit, authentication, rate
+// limit, identifier checks, then the route's own handler.
+func (h *handler) serveRoute(rt *route, w http.ResponseWriter, r *http.Request) {
+	rec, ok := w.(*recorder)
+	if !ok {
+		rec = &recorder{ResponseWriter: w}
 	}
+	rec.pattern = rt.pattern
 	if rt.limitBody && r.ContentLength > MaxBodyBytes {
 		WriteError(rec, errBodyTooLarge)
 		return
@@ -316,12 +326,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, s := range rt.segs {
-		if s.param != "" && !s.rest {
-			if err := domain.ValidateID(s.param, r.PathValue(s.param)); err != nil {
-				WriteError(rec, err)
-				return
-			}
+	for _, name := range rt.ids {
+		if err := domain.ValidateID(name, r.PathValue(name)); err != nil {
+			WriteError(rec, err)
+			return
 		}
 	}
 	if err := rt.handle(rec, r); err != nil {
@@ -366,7 +374,7 @@ func BearerToken(r *http.Request) (string, error) {
 
 // logRequest writes the one log line of a request: never the Authorization
 // header nor a body.
-func (h *handler) logRequest(r *http.Request, rec *recorder, pattern string, d time.Duration) {
+func (h *handler) logRequest(r *http.Request, rec *recorder, d time.Duration) {
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK
@@ -377,8 +385,8 @@ func (h *handler) logRequest(r *http.Request, rec *recorder, pattern string, d t
 		zap.Duration("duration", d),
 		zap.Int("bytes", rec.bytes),
 	}
-	if pattern != "" {
-		fields = append(fields, zap.String("route", pattern))
+	if rec.pattern != "" {
+		fields = append(fields, zap.String("route", rec.pattern))
 	} else {
 		fields = append(fields, zap.String("path", r.URL.Path))
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,15 +30,29 @@ func TestParsePattern(t *testing.T) {
 		{"/api/a{b}", false},
 		{"/", false},
 	} {
-		_, err := parsePattern(tc.pattern)
+		_, _, err := parsePattern(tc.pattern)
 		if (err == nil) != tc.ok {
 			t.Errorf("parsePattern(%q) error %v, want ok=%v", tc.pattern, err, tc.ok)
 		}
 	}
 }
 
+// TestRouterMatch: the ServeMux router's matches, path values, 404s and
+// 405s (with the methods allowed), including what ServeMux alone would
+// redirect or let through.
 func TestRouterMatch(t *testing.T) {
-	var rt router
+	rt := newRouter()
+	var got string
+	var params map[string]string
+	serve := func(r *route, _ http.ResponseWriter, req *http.Request) {
+		got = r.pattern
+		params = map[string]string{}
+		for _, name := range append(slices.Clone(r.ids), r.rest) {
+			if name != "" {
+				params[name] = req.PathValue(name)
+			}
+		}
+	}
 	for _, r := range []struct{ method, pattern string }{
 		{"GET", "/api/v1/functions"},
 		{"POST", "/api/v1/functions"},
@@ -46,39 +62,66 @@ func TestRouterMatch(t *testing.T) {
 		{"GET", "/api/v1/users/me"},
 		{"GET", "/api/v1/users/{id}"},
 		{"GET", "/objects/{fid}/{name...}"},
+		{"HEAD", "/objects/{fid}/{name...}"},
 	} {
-		rt.add(&route{method: r.method, pattern: r.pattern})
+		rt.add(&route{method: r.method, pattern: r.pattern}, serve)
 	}
 	for _, tc := range []struct {
 		method, path string
 		pattern      string // "" when no route
 		params       map[string]string
 		allowed      string
+		err          bool
 	}{
-		{"GET", "/api/v1/functions", "/api/v1/functions", nil, ""},
-		{"POST", "/api/v1/functions", "/api/v1/functions", nil, ""},
-		{"DELETE", "/api/v1/functions", "", nil, "GET, POST"},
-		{"GET", "/api/v1/functions/abc", "/api/v1/functions/{id}", map[string]string{"id": "abc"}, ""},
-		{"PATCH", "/api/v1/functions/abc", "", nil, "GET, PUT"},
-		{"GET", "/api/v1/functions/", "", nil, ""},
-		{"GET", "/api/v1/functions/a/b", "", nil, ""},
-		{"GET", "/api/v1/executions/x/logs", "/api/v1/executions/{id}/logs", map[string]string{"id": "x"}, ""},
-		{"GET", "/api/v1/executions/x", "", nil, ""},
-		{"GET", "/api/v1/users/me", "/api/v1/users/me", nil, ""}, // first registered wins
-		{"GET", "/api/v1/users/u1", "/api/v1/users/{id}", map[string]string{"id": "u1"}, ""},
-		{"GET", "/objects/f/a/b/c", "/objects/{fid}/{name...}", map[string]string{"fid": "f", "name": "a/b/c"}, ""},
-		{"GET", "/objects/f", "", nil, ""},
-		{"GET", "/objects/f/", "", nil, ""},
-		{"GET", "", "", nil, ""},
-		{"GET", "/", "", nil, ""},
+		{"GET", "/api/v1/functions", "/api/v1/functions", map[string]string{}, "", false},
+		{"POST", "/api/v1/functions", "/api/v1/functions", map[string]string{}, "", false},
+		{"DELETE", "/api/v1/functions", "", nil, "GET, POST", false},
+		{"HEAD", "/api/v1/functions", "", nil, "GET, POST", false},
+		{"GET", "/api/v1/functions/abc", "/api/v1/functions/{id}", map[string]string{"id": "abc"}, "", false},
+		{"PATCH", "/api/v1/functions/abc", "", nil, "GET, PUT", false},
+		{"GET", "/api/v1/functions/", "", nil, "", false},
+		{"GET", "/api/v1/functions/a/b", "", nil, "", false},
+		{"GET", "/api/v1/functions/a%2Fb", "/api/v1/functions/{id}", map[string]string{"id": "a/b"}, "", false},
+		{"GET", "/api/v1/functions/..", "/api/v1/functions/{id}", map[string]string{"id": ".."}, "", false},
+		{"GET", "/api/v1/functions/../users/me", "", nil, "", false},
+		{"GET", "/api/v1//functions", "", nil, "", true},
+		{"GET", "/api/v1/executions/x/logs", "/api/v1/executions/{id}/logs", map[string]string{"id": "x"}, "", false},
+		{"GET", "/api/v1/executions/x", "", nil, "", false},
+		{"GET", "/api/v1/users/me", "/api/v1/users/me", map[string]string{}, "", false},
+		{"GET", "/api/v1/users/u1", "/api/v1/users/{id}", map[string]string{"id": "u1"}, "", false},
+		{"GET", "/objects/f/a/b/c", "/objects/{fid}/{name...}", map[string]string{"fid": "f", "name": "a/b/c"}, "", false},
+		{"HEAD", "/objects/f/a", "/objects/{fid}/{name...}", map[string]string{"fid": "f", "name": "a"}, "", false},
+		{"GET", "/objects/f/a/./b", "/objects/{fid}/{name...}", map[string]string{"fid": "f", "name": "a/./b"}, "", false},
+		{"GET", "/objects/f/a/../b", "/objects/{fid}/{name...}", map[string]string{"fid": "f", "name": "a/../b"}, "", false},
+		{"GET", "/objects/f/a/", "/objects/{fid}/{name...}", map[string]string{"fid": "f", "name": "a/"}, "", false},
+		{"PUT", "/objects/f/a", "", nil, "GET, HEAD", false},
+		{"GET", "/objects/f//a", "", nil, "", true},
+		{"GET", "/objects/f", "", nil, "", false}, // ServeMux alone redirects to /objects/f/
+		{"GET", "/objects/f/", "", nil, "", false},
+		{"GET", "", "", nil, "", false},
+		{"GET", "/", "", nil, "", false},
 	} {
-		r, params, allowed := rt.match(tc.method, tc.path)
-		got := ""
-		if r != nil {
-			got = r.pattern
+		got, params = "", nil
+		req := &http.Request{Method: tc.method, URL: &url.URL{Path: tc.path}, Host: "api.test"}
+		if tc.path != "" {
+			u, err := url.ParseRequestURI(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.URL = u
 		}
-		if got != tc.pattern || fmt.Sprint(params) != fmt.Sprint(tc.params) || strings.Join(allowed, ", ") != tc.allowed {
-			t.Errorf("match(%s %q) = %q %v %v; want %q %v %q", tc.method, tc.path, got, params, allowed, tc.pattern, tc.params, tc.allowed)
+		routed, allowed, err := rt.lookup(req)
+		if routed != nil {
+			w := httptest.NewRecorder()
+			rt.mux.ServeHTTP(w, routed)
+			if got == "" {
+				t.Errorf("%s %q: lookup found a route, the mux answered %d", tc.method, tc.path, w.Code)
+			}
+		}
+		if got != tc.pattern || fmt.Sprint(params) != fmt.Sprint(tc.params) ||
+			strings.Join(allowed, ", ") != tc.allowed || (err != nil) != tc.err {
+			t.Errorf("%s %q = %q %v %v %v; want %q %v %q err=%v", tc.method, tc.path, got, params, allowed, err,
+				tc.pattern, tc.params, tc.allowed, tc.err)
 		}
 	}
 }

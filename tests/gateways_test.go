@@ -120,6 +120,17 @@ var apisixDiffers = map[string]func(c apitest.Case) apitest.Case{
 		c.Status, c.Code = http.StatusNotFound, "invalid_input"
 		return c
 	},
+	// nginx also merges slashes and resolves ".." before the plugin sees the
+	// path (the runner gets ngx.var.uri), so these reach the route they
+	// normalize to; the API itself answers them as written.
+	"routing/empty segment 400": func(c apitest.Case) apitest.Case {
+		c.Status, c.Code = http.StatusOK, ""
+		return c
+	},
+	"routing/dot-dot is not resolved to another route": func(c apitest.Case) apitest.Case {
+		c.Status, c.Code = http.StatusOK, ""
+		return c
+	},
 	"json/exactly 1 MiB is read": func(c apitest.Case) apitest.Case {
 		c.Status, c.Code, c.Check = http.StatusRequestEntityTooLarge, "payload_too_large", func(t *testing.T, r *apitest.Response) {
 			if !bytes.Equal(r.Body, plugin.PayloadTooLargeBody(plugin.DefaultMaxBodyBytes)) {
