@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"errors"
 	"strings"
 	"testing"
@@ -57,5 +58,37 @@ func TestReadInput(t *testing.T) {
 	}
 	if _, err := a.readInput("@/no/such/file"); ExitCode(err) != ExitUsage {
 		t.Errorf("a missing @file: %v, want a usage error", err)
+	}
+}
+
+// TestReadPassword: on a terminal the password is read through
+// ReadPassword (no echo), after a prompt on stderr, never from stdin; off a
+// terminal without --password-stdin it is bad usage; --password-stdin reads
+// the first line only.
+func TestReadPassword(t *testing.T) {
+	var stderr strings.Builder
+	calls := 0
+	a := &app{env: Env{
+		Stdin: strings.NewReader("not this\n"), Stderr: &stderr,
+		IsTerminal:   func(int) bool { return true },
+		ReadPassword: func(int) ([]byte, error) { calls++; return []byte("s3cret-pw"), nil },
+	}}
+	in := bufio.NewReader(a.env.Stdin)
+	pw, err := a.readPassword(false, in, "Password: ")
+	if err != nil || pw != "s3cret-pw" || calls != 1 || !strings.HasPrefix(stderr.String(), "Password: ") {
+		t.Fatalf("on a terminal: %q %v, %d reads, stderr %q", pw, err, calls, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "s3cret-pw") {
+		t.Fatalf("the password was echoed: %q", stderr.String())
+	}
+
+	a.env.IsTerminal = func(int) bool { return false }
+	if _, err := a.readPassword(false, in, "Password: "); ExitCode(err) != ExitUsage {
+		t.Fatalf("off a terminal: %v, want a usage error", err)
+	}
+
+	pw, err = a.readPassword(true, bufio.NewReader(strings.NewReader("first\r\nsecond\n")), "")
+	if err != nil || pw != "first" {
+		t.Fatalf("--password-stdin: %q %v, want the first line", pw, err)
 	}
 }

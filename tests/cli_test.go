@@ -87,6 +87,34 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Fatalf("fn list --json: %v %+v", err, fns)
 	}
 
+	// fn create from a YAML file and from a JSON file, a flag over the file.
+	yamlFile, jsonFile := filepath.Join(dir, "fn.yaml"), filepath.Join(dir, "fn.json")
+	if err := os.WriteFile(yamlFile, []byte("name: from-yaml\nimage_url: "+img+"\ntimeout: 7\nmemory_mb: 64\nenv:\n  GREETING: hi\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(jsonFile, []byte(`{"name":"from-json","image_url":"`+img+`","timeout":8,"memory_mb":64}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok("", "fn", "create", "-f", yamlFile)
+	ok("", "fn", "create", "-f", jsonFile, "--timeout", "9")
+	for name, want := range map[string]int{"from-yaml": 7, "from-json": 9} {
+		var f wire.Function
+		if err := json.Unmarshal([]byte(ok("", "fn", "get", name, "--json").stdout), &f); err != nil || f.Timeout != want || f.ImageURL != img {
+			t.Fatalf("fn get %s: %v %+v; want timeout %d and image %s", name, err, f, want, img)
+		}
+		if name == "from-yaml" && f.Env["GREETING"] != "hi" {
+			t.Fatalf("fn create -f yaml: env %v", f.Env)
+		}
+	}
+	if err := os.WriteFile(yamlFile, []byte("name: typo\nimage_urll: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := run("", "fn", "create", "-f", yamlFile); r.code != 2 || !strings.Contains(r.stderr, "image_urll") {
+		t.Fatalf("fn create -f with an unknown field: exit %d, stderr %q; want 2 naming the field", r.code, r.stderr)
+	}
+	ok("", "fn", "delete", "from-yaml")
+	ok("", "fn", "delete", "from-json")
+
 	if r := ok("", "invoke", "echo", "--input", "hello"); r.stdout != "got hello\n" {
 		t.Fatalf("invoke printed %q, want %q", r.stdout, "got hello\n")
 	}
@@ -127,13 +155,22 @@ func TestCLIWalkthrough(t *testing.T) {
 	if err := os.WriteFile(in, blob, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ok("", "objects", "put", "echo", "data/blob.bin", in)
+	// Off a terminal the transfers draw no progress bar: stderr stays empty.
+	if r := ok("", "objects", "put", "echo", "data/blob.bin", in); r.stderr != "" {
+		t.Fatalf("objects put off a terminal wrote to stderr: %q", r.stderr)
+	}
 	var objs struct{ Objects []wire.Object }
 	if err := json.Unmarshal([]byte(ok("", "objects", "list", "echo", "--prefix", "data/", "--json").stdout), &objs); err != nil ||
 		len(objs.Objects) != 1 || objs.Objects[0].Size != int64(len(blob)) {
 		t.Fatalf("objects list: %v %+v", err, objs)
 	}
-	ok("", "objects", "get", "echo", "data/blob.bin", out)
+	if r := ok("", "objects", "get", "echo", "data/blob.bin", out); r.stderr != "" {
+		t.Fatalf("objects get off a terminal wrote to stderr: %q", r.stderr)
+	}
+	// To standard output when no file is named.
+	if r := ok("", "objects", "get", "echo", "data/blob.bin"); r.stdout != string(blob) {
+		t.Fatalf("objects get to stdout: %d bytes, not what went up", len(r.stdout))
+	}
 	if back, err := os.ReadFile(out); err != nil || !bytes.Equal(back, blob) {
 		t.Fatalf("objects get: %v, %d bytes back, not what went up", err, len(back))
 	}
@@ -145,6 +182,17 @@ func TestCLIWalkthrough(t *testing.T) {
 	var dls map[string][]wire.DeadLetter
 	if err := json.Unmarshal([]byte(ok("", "deadletters", "list", "--json").stdout), &dls); err != nil {
 		t.Fatalf("deadletters list --json: %v", err)
+	}
+
+	var ws wire.Workers
+	if err := json.Unmarshal([]byte(ok("", "workers", "--json").stdout), &ws); err != nil || len(ws.Workers) == 0 {
+		t.Fatalf("workers --json: %v %+v; want the test's worker", err, ws)
+	}
+	if r := ok("", "workers"); !strings.HasPrefix(r.stdout, "ID") || !strings.Contains(r.stdout, "pending jobs:") {
+		t.Fatalf("workers table:\n%s", r.stdout)
+	}
+	if r := ok("", "completion", "bash"); !strings.Contains(r.stdout, "__start_faas") {
+		t.Fatalf("completion bash printed no completion script:\n%.200s", r.stdout)
 	}
 
 	// Bad usage: exit 2. An API error: exit 1 with the API's message.
