@@ -25,33 +25,15 @@ import (
 	"github.com/faasplatform/faas/docker/dockertest"
 	"github.com/faasplatform/faas/internal/eventually"
 	"github.com/faasplatform/faas/platform"
+	"github.com/faasplatform/faas/wire"
 )
-
-// statusBody is GET /api/v1/workers/status.
-type statusBody struct {
-	Workers []struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-		Active int    `json:"active_executions"`
-	} `json:"workers"`
-	Pending    int `json:"pending"`
-	Autoscaler *struct {
-		Desired   int `json:"desired"`
-		LastScale *struct {
-			At     time.Time `json:"at"`
-			From   int       `json:"from"`
-			To     int       `json:"to"`
-			Reason string    `json:"reason"`
-		} `json:"last_scale"`
-	} `json:"autoscaler"`
-}
 
 // statusWatch polls workers/status in the background and remembers what it
 // saw: each state, the most workers at once, the fewest serving ones once
 // the pool was up, the first scale-up and when each worker first showed.
 type statusWatch struct {
 	mu        sync.Mutex
-	last      statusBody
+	last      wire.Workers
 	states    map[string]bool
 	most      int
 	fewest    int // serving (not draining) workers, once MIN were up
@@ -81,7 +63,7 @@ func watchStatus(t *testing.T, base, token string, min int) *statusWatch {
 			if err != nil {
 				continue
 			}
-			var s statusBody
+			var s wire.Workers
 			err = decodeJSON(resp, &s)
 			if err != nil {
 				continue
@@ -93,7 +75,7 @@ func watchStatus(t *testing.T, base, token string, min int) *statusWatch {
 	return w
 }
 
-func (w *statusWatch) record(s statusBody, min int) {
+func (w *statusWatch) record(s wire.Workers, min int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.last = s
@@ -123,7 +105,7 @@ func (w *statusWatch) record(s statusBody, min int) {
 	}
 }
 
-func (w *statusWatch) snapshot() statusBody {
+func (w *statusWatch) snapshot() wire.Workers {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.last

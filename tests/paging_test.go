@@ -13,15 +13,14 @@ import (
 	"github.com/faasplatform/faas/api/apitest"
 	"github.com/faasplatform/faas/domain"
 	"github.com/faasplatform/faas/platform/platformtest"
+	"github.com/faasplatform/faas/wire"
 )
 
-// listPage is the body of GET /api/v1/executions.
+// listPage is the body of GET /api/v1/executions (package wire), with
+// "next" as a pointer so that a test tells an absent cursor from an empty
+// one.
 type listPage struct {
-	Executions []struct {
-		ID         string    `json:"id"`
-		FunctionID string    `json:"function_id"`
-		CreatedAt  time.Time `json:"created_at"`
-	} `json:"executions"`
+	wire.ExecutionList
 	Next *string `json:"next"`
 }
 
