@@ -2,9 +2,11 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,12 +52,45 @@ func (c *Client) GetObject(ctx context.Context, functionID, name string) (io.Rea
 	if err != nil {
 		return nil, nil, err
 	}
+	return resp.Body, objectOf(functionID, name, resp), nil
+}
+
+// GetObjectRange streams bytes first to last (inclusive) of an object; a
+// range past its end is an *Error (status 416, ErrInvalidInput). The
+// metadata's Size is the whole object's.
+func (c *Client) GetObjectRange(ctx context.Context, functionID, name string, first, last int64) (io.ReadCloser, *wire.Object, error) {
+	h := http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", first, last)}}
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: objectPath(functionID, name), header: h}, http.StatusPartialContent)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := objectOf(functionID, name, resp)
+	if _, total, ok := strings.Cut(resp.Header.Get("Content-Range"), "/"); ok {
+		if n, err := strconv.ParseInt(total, 10, 64); err == nil {
+			o.Size = n
+		}
+	}
+	return resp.Body, o, nil
+}
+
+// StatObject reads an object's metadata without its content (HEAD).
+func (c *Client) StatObject(ctx context.Context, functionID, name string) (*wire.Object, error) {
+	resp, err := c.do(ctx, request{method: http.MethodHead, path: objectPath(functionID, name)}, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	return objectOf(functionID, name, resp), nil
+}
+
+// objectOf is an object's metadata from the headers of its GET or HEAD.
+func objectOf(functionID, name string, resp *http.Response) *wire.Object {
 	o := &wire.Object{FunctionID: functionID, Name: name, Size: resp.ContentLength,
 		ContentType: resp.Header.Get("Content-Type"), ETag: strings.Trim(resp.Header.Get("ETag"), `"`)}
 	if t, err := time.Parse(http.TimeFormat, resp.Header.Get("Last-Modified")); err == nil {
 		o.CreatedAt = t
 	}
-	return resp.Body, o, nil
+	return o
 }
 
 // ListObjects lists function functionID's objects whose name starts with

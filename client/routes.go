@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -199,4 +201,26 @@ func (c *Client) Health(ctx context.Context) (*wire.Health, error) {
 	var h wire.Health
 	_, err := c.call(ctx, request{method: http.MethodGet, path: v1 + "/health"}, &h, http.StatusOK)
 	return &h, err
+}
+
+// OpenAPI reads the API's OpenAPI 3.1 document (JSON).
+func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
+	var doc json.RawMessage
+	_, err := c.call(ctx, request{method: http.MethodGet, path: v1 + "/openapi.json"}, &doc, http.StatusOK)
+	return doc, err
+}
+
+// Metrics reads the Prometheus text exposition of GET /api/v1/metrics, at
+// most 16 MiB of it.
+func (c *Client) Metrics(ctx context.Context) (string, error) {
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: v1 + "/metrics"}, http.StatusOK)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return "", fmt.Errorf("GET %s/metrics: %w", v1, err)
+	}
+	return string(data), nil
 }
